@@ -13,6 +13,7 @@ public sealed class TorchCheckpointTests
     public static TheoryData<string, string?> StateDictSources => new()
     {
         { "state_dict.pt", null },
+        { "state_dict_zip64.pt", null },
         { "legacy_format.pt", null },
         { "wrapped.pt", "ema" },
         { "wrapped.pt", "model" },
@@ -155,6 +156,33 @@ public sealed class TorchCheckpointTests
 
     [Fact]
     public void Flattening_nested_dicts_joins_keys_with_dots()
+    {
+        // {'unet': <state_dict.pt's OrderedDict>, 'vae': <another copy>}: the OrderedDict pickle body inlined twice.
+        Dictionary<string, byte[]> entries = MaliciousCheckpointTests.StateDictEntries("archive");
+        byte[] body = entries["archive/data.pkl"][2..^1];
+        entries["archive/data.pkl"] =
+        [
+            0x80, 0x02, 0x7d, 0x28,
+            0x8c, 0x04, .. "unet"u8, .. body,
+            0x8c, 0x03, .. "vae"u8, .. body,
+            0x75, 0x2e,
+        ];
+        byte[] zip = MaliciousCheckpointTests.MakeZip(entries);
+
+        var e = Assert.Throws<WeightsFormatException>(() => TorchCheckpoint.Open(new MemoryStream(zip), "nested.pt", null));
+        Assert.Contains("'unet' is dict(11 items), not a tensor", e.Message);
+
+        using var checkpoint = TorchCheckpoint.Open(new MemoryStream(zip), "nested.pt", new TorchCheckpointOptions { FlattenNestedDicts = true });
+        Assert.Equal(22, checkpoint.Keys.Count);
+        Assert.Equal("unet.conv.weight", checkpoint.Keys[0]);
+        Assert.Equal("vae.empty", checkpoint.Keys[^1]);
+        using var a = checkpoint.ReadTensor("unet.proj.rows");
+        using var b = checkpoint.ReadTensor("vae.proj.rows");
+        TensorAssert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Flattening_refuses_a_dict_met_twice()
     {
         // wrapped.pt without its plain values: {'ema': sd, 'model': sd} shares one dict, which is not flattened twice.
         var e = Assert.Throws<WeightsFormatException>(() =>
