@@ -210,6 +210,54 @@ public sealed class RestrictedUnpicklerTests
         Assert.Contains("expands storage", Assert.Throws<WeightsFormatException>(() => Load(Tensor(0, [255, 255, 255, 255], [0, 0, 0, 0], numel: 1))).Message);
     }
 
+    [Fact]
+    public void Parameters_and_rebuild_from_type_give_tensor_references_with_requires_grad()
+    {
+        // STORAGE(24 floats), then the argument tuple of _rebuild_tensor_v2 without its opening MARK / closing TUPLE.
+        byte[] storage =
+        [
+            0x28, 0x8c, 0x07, .. "storage"u8, .. "ctorch\nFloatStorage\n"u8, 0x8c, 0x01, (byte)'0', 0x8c, 0x03, .. "cpu"u8, 0x4b, 24, 0x74, 0x51,
+        ];
+        byte[] args = [.. storage, 0x4b, 0x00, 0x4b, 0x18, 0x85, 0x4b, 0x01, 0x85, 0x89, .. "ccollections\nOrderedDict\n"u8, 0x29, 0x52];
+
+        // _rebuild_parameter(_rebuild_tensor_v2(...), True, OrderedDict())
+        byte[] parameter =
+        [
+            0x80, 0x02, .. "ctorch._utils\n_rebuild_parameter\n"u8, 0x28,
+            .. "ctorch._utils\n_rebuild_tensor_v2\n"u8, 0x28, .. args, 0x74, 0x52,
+            0x88, .. "ccollections\nOrderedDict\n"u8, 0x29, 0x52, 0x74, 0x52, 0x2e,
+        ];
+        var p = Assert.IsType<TensorReference>(Load(parameter));
+        Assert.True(p.RequiresGrad);
+        Assert.Equal([24L], p.Shape);
+
+        // _rebuild_from_type_v2(_rebuild_tensor_v2, torch.nn.parameter.Parameter, (...), {})
+        byte[] fromType =
+        [
+            0x80, 0x02, .. "ctorch._tensor\n_rebuild_from_type_v2\n"u8, 0x28,
+            .. "ctorch._utils\n_rebuild_tensor_v2\n"u8, .. "ctorch.nn.parameter\nParameter\n"u8, 0x28, .. args, 0x74, 0x7d,
+            0x74, 0x52, 0x2e,
+        ];
+        var t = Assert.IsType<TensorReference>(Load(fromType));
+        Assert.Equal(WeightDType.F32, t.DType);
+        Assert.Equal([1L], t.Stride);
+    }
+
+    [Fact]
+    public void OrderedDict_state_from_BUILD_is_accepted()
+    {
+        // OrderedDict() with one item, then BUILD({'_metadata': {}}) as module.state_dict() pickles it.
+        byte[] pickle =
+        [
+            0x80, 0x02, .. "ccollections\nOrderedDict\n"u8, 0x29, 0x52,
+            0x28, 0x8c, 0x01, (byte)'a', 0x4e, 0x75,
+            0x7d, 0x8c, 0x09, .. "_metadata"u8, 0x7d, 0x73, 0x62, 0x2e,
+        ];
+        var dict = Assert.IsAssignableFrom<IReadOnlyDictionary<object, object?>>(Load(pickle));
+        Assert.Equal(["a"], dict.Keys);
+        Assert.IsType<PickleDict>(((PickleDict)dict).State);
+    }
+
     private static object? Load(byte[] pickle) => RestrictedUnpickler.Load(pickle, "test.pkl", "data.pkl");
 
     private static IReadOnlyList<object?> List(object? value) => Assert.IsAssignableFrom<IReadOnlyList<object?>>(value);
