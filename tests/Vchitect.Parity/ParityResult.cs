@@ -49,10 +49,13 @@ public sealed record ParityResult(string Output, bool Passed, double MaxAbs, str
         }
 
         using var scope = NewDisposeScope();
-        bool equal = expected.cpu().equal(actual.cpu()).item<bool>();
-        double maxAbs = expected.numel() == 0 || expected.dtype == ScalarType.Bool
+        var e = expected.cpu();
+        var a = actual.cpu();
+        // Tensor.equal is element-wise in TorchSharp (torch.eq): reduce it. NaN equals NaN here.
+        bool equal = e.eq(a).logical_or(e.isnan().logical_and(a.isnan())).all().item<bool>();
+        double maxAbs = e.numel() == 0 || e.dtype == ScalarType.Bool
             ? (equal ? 0 : 1)
-            : (expected.cpu().to(ScalarType.Float64) - actual.cpu().to(ScalarType.Float64)).abs().max().item<double>();
+            : (e.to(ScalarType.Float64) - a.to(ScalarType.Float64)).abs().nan_to_num(0).max().item<double>();
         return new ParityResult(output, equal, maxAbs, "exact");
     }
 
