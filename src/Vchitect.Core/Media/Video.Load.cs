@@ -194,7 +194,7 @@ public sealed partial class Video
 
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
         byte[] rgba = new byte[(long)width * height * 4];
-        byte[] previous = new byte[rgba.Length];
+        byte[] previous = count > 1 ? new byte[rgba.Length] : []; // only animations keep the prior frame
         int previousIndex = -1;
         byte[] pixels = new byte[count * frameBytes];
         long durationMs = 0;
