@@ -21,7 +21,8 @@ public sealed class TensorDictionaryWeightSourceTests
         Assert.Equal("test dict", source.Description);
         Assert.True(source.Contains("a"));
         Assert.False(source.Contains("z"));
-        Assert.Equal(new TensorInfo("a", WeightDType.F32, [2, 3]).ToString(), source.GetInfo("a").ToString());
+        Assert.Equal(new TensorInfo("a", WeightDType.F32, [2, 3]), source.GetInfo("a"));
+        Assert.NotEqual(new TensorInfo("a", WeightDType.F32, [3, 2]), source.GetInfo("a"));
         Assert.Equal(WeightDType.I64, source.GetInfo("b").DType);
         Assert.Empty(source.GetInfo("c").Shape);
         var e = Assert.Throws<KeyNotFoundException>(() => source.GetInfo("z"));
