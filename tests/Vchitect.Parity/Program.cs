@@ -1,1 +1,4 @@
-return 1;
+using Vchitect.Parity;
+
+// dotnet run --project tests/Vchitect.Parity -c Release -- <fixture files or folders>
+return ParityRunner.Run(args, Console.Out);

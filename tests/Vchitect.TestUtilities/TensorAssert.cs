@@ -53,9 +53,13 @@ public static class TensorAssert
             throw new XunitException($"{name}: shape [{string.Join(",", actual.shape)}], expected [{string.Join(",", expected.shape)}]");
         }
 
-        if (!expected.equal(actual).item<bool>())
+        // TorchSharp's Tensor.equal is element-wise (torch.eq), so reduce it; NaN equals NaN here.
+        using var scope = NewDisposeScope();
+        var same = expected.eq(actual).logical_or(expected.isnan().logical_and(actual.isnan()));
+        if (!same.all().item<bool>())
         {
-            throw new XunitException($"{name}: values differ");
+            long first = same.logical_not().flatten().nonzero()[0, 0].item<long>();
+            throw new XunitException($"{name}: values differ, first at flat index {first}");
         }
     }
 }

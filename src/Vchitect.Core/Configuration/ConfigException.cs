@@ -30,6 +30,7 @@ public class ConfigException : FormatException
     {
         ConfigSource = source;
         Field = field;
+        Problem = problem;
     }
 
     /// <summary>The file (or other source) of the config, when known.</summary>
@@ -37,6 +38,12 @@ public class ConfigException : FormatException
 
     /// <summary>The JSON field at fault, when the fault is in one field.</summary>
     public string? Field { get; }
+
+    /// <summary>
+    /// What is wrong, without the source and field prefix of <see cref="Exception.Message"/>; null when the exception
+    /// was created from a bare message.
+    /// </summary>
+    public string? Problem { get; }
 
     /// <summary>Throws a <see cref="ConfigException"/> for <paramref name="field"/> unless <paramref name="condition"/> holds.</summary>
     /// <param name="condition">What must hold.</param>

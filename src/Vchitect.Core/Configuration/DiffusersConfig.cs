@@ -11,7 +11,9 @@ namespace Vchitect.Core.Configuration;
 /// Derived records declare one <c>init</c> property per field with <see cref="JsonPropertyNameAttribute"/> and the
 /// reference default, and override <see cref="Validate"/>. Keys the record does not know are kept in
 /// <see cref="ExtensionData"/> (and written back on save), and listed by <see cref="UnknownKeys"/>.
-/// Read and write configs with <see cref="ConfigFile"/>.
+/// Read and write configs with <see cref="ConfigFile"/>; configure the JSON context as <see cref="ConfigJson"/> shows.
+/// Record equality compares <see cref="ExtensionData"/> by JSON value, but array fields of derived records by
+/// reference (as all C# records do); <see cref="ConfigFile.JsonEquals{T}"/> compares whole configs by value.
 /// </remarks>
 public abstract record DiffusersConfig
 {
@@ -48,5 +50,47 @@ public abstract record DiffusersConfig
     /// </summary>
     public virtual void Validate()
     {
+    }
+
+    /// <summary>
+    /// Equal when of the same record type with equal <see cref="ClassName"/>, <see cref="DiffusersVersion"/> and
+    /// <see cref="ExtensionData"/> (compared by JSON value; null and empty are equal); derived records add their fields.
+    /// </summary>
+    /// <param name="other">The config to compare with.</param>
+    public virtual bool Equals(DiffusersConfig? other) =>
+        ReferenceEquals(this, other)
+        || (other is not null
+            && EqualityContract == other.EqualityContract
+            && string.Equals(ClassName, other.ClassName, StringComparison.Ordinal)
+            && string.Equals(DiffusersVersion, other.DiffusersVersion, StringComparison.Ordinal)
+            && ExtensionDataEquals(ExtensionData, other.ExtensionData));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() =>
+        HashCode.Combine(EqualityContract, ClassName, DiffusersVersion, ExtensionData?.Count ?? 0);
+
+    private static bool ExtensionDataEquals(Dictionary<string, JsonElement>? a, Dictionary<string, JsonElement>? b)
+    {
+        int countA = a?.Count ?? 0;
+        int countB = b?.Count ?? 0;
+        if (countA != countB)
+        {
+            return false;
+        }
+
+        if (countA == 0)
+        {
+            return true;
+        }
+
+        foreach (var (key, value) in a!)
+        {
+            if (!b!.TryGetValue(key, out JsonElement other) || !JsonElement.DeepEquals(value, other))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -27,6 +27,28 @@ public sealed record TensorInfo(string Name, WeightDType DType, IReadOnlyList<lo
     /// <summary>The shape as an array, as TorchSharp takes it.</summary>
     public long[] ShapeArray() => Shape.ToArray();
 
+    /// <summary>Equal when name, dtype and shape (element by element) are equal.</summary>
+    /// <param name="other">The info to compare with.</param>
+    public bool Equals(TensorInfo? other) =>
+        other is not null
+        && string.Equals(Name, other.Name, StringComparison.Ordinal)
+        && DType == other.DType
+        && Shape.SequenceEqual(other.Shape);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Name, StringComparer.Ordinal);
+        hash.Add(DType);
+        foreach (long d in Shape)
+        {
+            hash.Add(d);
+        }
+
+        return hash.ToHashCode();
+    }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Name} {DType.ToSafetensorsName()} [{string.Join(", ", Shape)}]";
 }

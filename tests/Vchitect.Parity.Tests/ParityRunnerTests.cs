@@ -1,0 +1,107 @@
+using Vchitect.Parity;
+using Vchitect.TestUtilities;
+using Xunit;
+
+namespace Vchitect.Parity.Tests;
+
+/// <summary>Runs the parity runner on the fixtures copied into the repository, as a user would.</summary>
+[Collection("torch-global-state")] // the rng checker seeds torch's global generator
+public sealed class ParityRunnerTests
+{
+    public static TheoryData<string> FixtureFiles()
+    {
+        var data = new TheoryData<string>();
+        foreach (string f in Directory.EnumerateFiles(Fixtures.Directory, "*.safetensors", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(Fixtures.Directory, f));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FixtureFiles))]
+    public void Every_output_of_a_supported_fixture_passes_and_unsupported_ones_say_so(string relative)
+    {
+        string path = Fixtures.Path(relative);
+        var output = new StringWriter();
+        int exit = ParityRunner.Run([path], output);
+        string[] lines = output.ToString().TrimEnd().Split('\n');
+        string last = lines[^1];
+
+        string? component = ReadComponent(path);
+        if (component is not null && ParityRunner.KnownComponents.Contains(component))
+        {
+            Assert.True(exit == 0, output.ToString());
+            Assert.All(lines[..^1], l => Assert.StartsWith("PASS ", l, StringComparison.Ordinal));
+            Assert.Matches(@"^[1-9][0-9]* passed, 0 failed$", last);
+        }
+        else
+        {
+            Assert.Equal(1, exit);
+            Assert.Equal($"FAIL {path} unsupported component {component}", lines[0]);
+            Assert.Equal("0 passed, 1 failed", last);
+        }
+    }
+
+    [Fact]
+    public void Rng_fixture_reproduces_every_draw_exactly()
+    {
+        var output = new StringWriter();
+        int exit = ParityRunner.Run([Fixtures.Path("rng.safetensors")], output);
+        string[] lines = output.ToString().TrimEnd().Split('\n');
+        Assert.Equal(0, exit);
+        Assert.Equal(16, lines.Length); // 3 seeds × 5 draws, then the totals
+        Assert.All(lines[..^1], l => Assert.Matches(@"^PASS \S+rng\.safetensors seed\d+\.\S+ max_abs=0e\+0 tol=exact$", l));
+        Assert.Equal("15 passed, 0 failed", lines[^1]);
+    }
+
+    [Fact]
+    public void Corrupted_reference_output_is_reported_as_a_failure_with_its_error()
+    {
+        // Independent truth: the runner must catch a wrong value, not just run.
+        string dir = Directory.CreateTempSubdirectory("parity-").FullName;
+        try
+        {
+            string copy = Path.Combine(dir, "rng_tampered.safetensors");
+            byte[] bytes = File.ReadAllBytes(Fixtures.Path("rng.safetensors"));
+            // Flip a mantissa bit of the very last float of the data region (the last tensor stored).
+            bytes[^2] ^= 0x01;
+            File.WriteAllBytes(copy, bytes);
+            var output = new StringWriter();
+            int exit = ParityRunner.Run([copy], output);
+            Assert.Equal(1, exit);
+            Assert.Contains("FAIL ", output.ToString(), StringComparison.Ordinal);
+            Assert.EndsWith("14 passed, 1 failed", output.ToString().TrimEnd(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Folder_argument_checks_every_fixture_and_missing_paths_fail()
+    {
+        var output = new StringWriter();
+        int exit = ParityRunner.Run([Path.Combine(Fixtures.Directory, "checkpoints"), "/no/such/fixture.safetensors"], output);
+        string text = output.ToString();
+        Assert.Equal(1, exit);
+        Assert.Contains("PASS ", text, StringComparison.Ordinal);
+        Assert.Contains("FAIL /no/such/fixture.safetensors", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_arguments_prints_usage_and_known_components()
+    {
+        var output = new StringWriter();
+        Assert.Equal(2, ParityRunner.Run([], output));
+        Assert.Contains("rng", output.ToString(), StringComparison.Ordinal);
+    }
+
+    private static string? ReadComponent(string path)
+    {
+        using var file = Vchitect.Core.Weights.SafetensorsFile.Open(path);
+        return file.Metadata.TryGetValue("component", out string? c) ? c : null;
+    }
+}
