@@ -8,49 +8,49 @@ namespace Vchitect.Schedulers;
 public sealed record DDIMSchedulerConfig : DiffusersConfig
 {
     /// <summary>T, the number of training timesteps. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>First β. Default 0.0001.</summary>
-    [JsonPropertyName("beta_start")] public double BetaStart { get; set; } = 0.0001;
+    [JsonPropertyName("beta_start")] public double BetaStart { get; init; } = 0.0001;
 
     /// <summary>Last β. Default 0.02.</summary>
-    [JsonPropertyName("beta_end")] public double BetaEnd { get; set; } = 0.02;
+    [JsonPropertyName("beta_end")] public double BetaEnd { get; init; } = 0.02;
 
     /// <summary>linear, scaled_linear or squaredcos_cap_v2. Default linear.</summary>
-    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; set; } = "linear";
+    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; init; } = "linear";
 
     /// <summary>Explicit βs (length T); null for none.</summary>
-    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; set; }
+    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; init; }
 
     /// <summary>Clamp x̂₀ to ±<see cref="ClipSampleRange"/>. Default true.</summary>
-    [JsonPropertyName("clip_sample")] public bool ClipSample { get; set; } = true;
+    [JsonPropertyName("clip_sample")] public bool ClipSample { get; init; } = true;
 
     /// <summary>ᾱ before the first training step: 1 when true, else ᾱ_0. Default true.</summary>
-    [JsonPropertyName("set_alpha_to_one")] public bool SetAlphaToOne { get; set; } = true;
+    [JsonPropertyName("set_alpha_to_one")] public bool SetAlphaToOne { get; init; } = true;
 
     /// <summary>Added to leading timesteps. Default 0 (SD configs: 1).</summary>
-    [JsonPropertyName("steps_offset")] public int StepsOffset { get; set; }
+    [JsonPropertyName("steps_offset")] public int StepsOffset { get; init; }
 
     /// <summary>epsilon, v_prediction or sample. Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <summary>Dynamic thresholding of x̂₀. Default false.</summary>
-    [JsonPropertyName("thresholding")] public bool Thresholding { get; set; }
+    [JsonPropertyName("thresholding")] public bool Thresholding { get; init; }
 
     /// <summary>Quantile of |x̂₀| for thresholding. Default 0.995.</summary>
-    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; set; } = 0.995;
+    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; init; } = 0.995;
 
     /// <summary>Clip range. Default 1.</summary>
-    [JsonPropertyName("clip_sample_range")] public double ClipSampleRange { get; set; } = 1.0;
+    [JsonPropertyName("clip_sample_range")] public double ClipSampleRange { get; init; } = 1.0;
 
     /// <summary>Upper bound of the threshold. Default 1.</summary>
-    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; set; } = 1.0;
+    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; init; } = 1.0;
 
     /// <summary>leading, trailing or linspace. Default leading.</summary>
-    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; set; } = "leading";
+    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; init; } = "leading";
 
     /// <summary>Rescale βs to zero terminal SNR. Default false.</summary>
-    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; set; }
+    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; init; }
 
     /// <inheritdoc/>
     public override void Validate()

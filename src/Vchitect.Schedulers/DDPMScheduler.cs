@@ -8,49 +8,49 @@ namespace Vchitect.Schedulers;
 public sealed record DDPMSchedulerConfig : DiffusersConfig
 {
     /// <summary>T, the number of training timesteps. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>First β of the linear / scaled_linear schedule. Default 0.0001.</summary>
-    [JsonPropertyName("beta_start")] public double BetaStart { get; set; } = 0.0001;
+    [JsonPropertyName("beta_start")] public double BetaStart { get; init; } = 0.0001;
 
     /// <summary>Last β. Default 0.02.</summary>
-    [JsonPropertyName("beta_end")] public double BetaEnd { get; set; } = 0.02;
+    [JsonPropertyName("beta_end")] public double BetaEnd { get; init; } = 0.02;
 
     /// <summary>linear, scaled_linear, squaredcos_cap_v2 or sigmoid. Default linear.</summary>
-    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; set; } = "linear";
+    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; init; } = "linear";
 
     /// <summary>Explicit βs (length T) overriding the schedule; null for none.</summary>
-    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; set; }
+    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; init; }
 
     /// <summary>fixed_small, fixed_small_log, fixed_large, learned or learned_range. Default fixed_small.</summary>
-    [JsonPropertyName("variance_type")] public string VarianceType { get; set; } = "fixed_small";
+    [JsonPropertyName("variance_type")] public string VarianceType { get; init; } = "fixed_small";
 
     /// <summary>Clamp x̂₀ to ±<see cref="ClipSampleRange"/>. Default true (SD-style configs set false).</summary>
-    [JsonPropertyName("clip_sample")] public bool ClipSample { get; set; } = true;
+    [JsonPropertyName("clip_sample")] public bool ClipSample { get; init; } = true;
 
     /// <summary>epsilon, v_prediction or sample. Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <summary>Dynamic thresholding of x̂₀ (takes precedence over clipping). Default false.</summary>
-    [JsonPropertyName("thresholding")] public bool Thresholding { get; set; }
+    [JsonPropertyName("thresholding")] public bool Thresholding { get; init; }
 
     /// <summary>Quantile of |x̂₀| used by thresholding. Default 0.995.</summary>
-    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; set; } = 0.995;
+    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; init; } = 0.995;
 
     /// <summary>Clip range. Default 1.</summary>
-    [JsonPropertyName("clip_sample_range")] public double ClipSampleRange { get; set; } = 1.0;
+    [JsonPropertyName("clip_sample_range")] public double ClipSampleRange { get; init; } = 1.0;
 
     /// <summary>Upper bound of the threshold s. Default 1.</summary>
-    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; set; } = 1.0;
+    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; init; } = 1.0;
 
     /// <summary>leading, trailing or linspace. Default leading.</summary>
-    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; set; } = "leading";
+    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; init; } = "leading";
 
     /// <summary>Added to leading timesteps. Default 0. (diffusers ≤ 0.16 ignored it for DDPM: see <see cref="AsDiffusers016"/>.)</summary>
-    [JsonPropertyName("steps_offset")] public int StepsOffset { get; set; }
+    [JsonPropertyName("steps_offset")] public int StepsOffset { get; init; }
 
     /// <summary>Rescale βs to zero terminal SNR. Default false.</summary>
-    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; set; }
+    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; init; }
 
     /// <summary>The valid variance types.</summary>
     public static readonly IReadOnlyList<string> VarianceTypes = ["fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log", "learned", "learned_range"];

@@ -8,85 +8,85 @@ namespace Vchitect.Schedulers;
 public sealed record DPMSolverMultistepSchedulerConfig : DiffusersConfig
 {
     /// <summary>T. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>First β. Default 0.0001.</summary>
-    [JsonPropertyName("beta_start")] public double BetaStart { get; set; } = 0.0001;
+    [JsonPropertyName("beta_start")] public double BetaStart { get; init; } = 0.0001;
 
     /// <summary>Last β. Default 0.02.</summary>
-    [JsonPropertyName("beta_end")] public double BetaEnd { get; set; } = 0.02;
+    [JsonPropertyName("beta_end")] public double BetaEnd { get; init; } = 0.02;
 
     /// <summary>linear, scaled_linear or squaredcos_cap_v2. Default linear.</summary>
-    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; set; } = "linear";
+    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; init; } = "linear";
 
     /// <summary>Explicit βs (length T); null for none.</summary>
-    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; set; }
+    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; init; }
 
     /// <summary>Multistep order 1, 2 or 3. Default 2.</summary>
-    [JsonPropertyName("solver_order")] public int SolverOrder { get; set; } = 2;
+    [JsonPropertyName("solver_order")] public int SolverOrder { get; init; } = 2;
 
     /// <summary>epsilon, v_prediction, sample or flow_prediction. Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <summary>Dynamic thresholding of x̂₀. Default false.</summary>
-    [JsonPropertyName("thresholding")] public bool Thresholding { get; set; }
+    [JsonPropertyName("thresholding")] public bool Thresholding { get; init; }
 
     /// <summary>Quantile for thresholding. Default 0.995.</summary>
-    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; set; } = 0.995;
+    [JsonPropertyName("dynamic_thresholding_ratio")] public double DynamicThresholdingRatio { get; init; } = 0.995;
 
     /// <summary>Upper bound of the threshold. Default 1.</summary>
-    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; set; } = 1.0;
+    [JsonPropertyName("sample_max_value")] public double SampleMaxValue { get; init; } = 1.0;
 
     /// <summary>dpmsolver++ or sde-dpmsolver++ (the deprecated dpmsolver / sde-dpmsolver are not supported). Default dpmsolver++.</summary>
-    [JsonPropertyName("algorithm_type")] public string AlgorithmType { get; set; } = "dpmsolver++";
+    [JsonPropertyName("algorithm_type")] public string AlgorithmType { get; init; } = "dpmsolver++";
 
     /// <summary>midpoint or heun (second-order update). Default midpoint.</summary>
-    [JsonPropertyName("solver_type")] public string SolverType { get; set; } = "midpoint";
+    [JsonPropertyName("solver_type")] public string SolverType { get; init; } = "midpoint";
 
     /// <summary>Use lower orders for the last steps when there are fewer than 15. Default true.</summary>
-    [JsonPropertyName("lower_order_final")] public bool LowerOrderFinal { get; set; } = true;
+    [JsonPropertyName("lower_order_final")] public bool LowerOrderFinal { get; init; } = true;
 
     /// <summary>Use a first-order step at the end. Default false.</summary>
-    [JsonPropertyName("euler_at_final")] public bool EulerAtFinal { get; set; }
+    [JsonPropertyName("euler_at_final")] public bool EulerAtFinal { get; init; }
 
     /// <summary>Karras σ spacing. Default false.</summary>
-    [JsonPropertyName("use_karras_sigmas")] public bool? UseKarrasSigmas { get; set; } = false;
+    [JsonPropertyName("use_karras_sigmas")] public bool? UseKarrasSigmas { get; init; } = false;
 
     /// <summary>Exponential σ spacing. Default false.</summary>
-    [JsonPropertyName("use_exponential_sigmas")] public bool? UseExponentialSigmas { get; set; } = false;
+    [JsonPropertyName("use_exponential_sigmas")] public bool? UseExponentialSigmas { get; init; } = false;
 
     /// <summary>Beta σ spacing (not supported). Default false.</summary>
-    [JsonPropertyName("use_beta_sigmas")] public bool? UseBetaSigmas { get; set; } = false;
+    [JsonPropertyName("use_beta_sigmas")] public bool? UseBetaSigmas { get; init; } = false;
 
     /// <summary>Uniform-λ spacing (not supported). Default false.</summary>
-    [JsonPropertyName("use_lu_lambdas")] public bool? UseLuLambdas { get; set; } = false;
+    [JsonPropertyName("use_lu_lambdas")] public bool? UseLuLambdas { get; init; } = false;
 
     /// <summary>Flow-matching σs (σ = shifted 1 − α). Default false.</summary>
-    [JsonPropertyName("use_flow_sigmas")] public bool? UseFlowSigmas { get; set; } = false;
+    [JsonPropertyName("use_flow_sigmas")] public bool? UseFlowSigmas { get; init; } = false;
 
     /// <summary>Shift of the flow σs. Default 1.</summary>
-    [JsonPropertyName("flow_shift")] public double? FlowShift { get; set; } = 1.0;
+    [JsonPropertyName("flow_shift")] public double? FlowShift { get; init; } = 1.0;
 
     /// <summary>zero or sigma_min. Default zero.</summary>
-    [JsonPropertyName("final_sigmas_type")] public string FinalSigmasType { get; set; } = "zero";
+    [JsonPropertyName("final_sigmas_type")] public string FinalSigmasType { get; init; } = "zero";
 
     /// <summary>Clip λ(t) below this for numerical stability (cosine schedules). Default −∞ (written as null).</summary>
-    [JsonPropertyName("lambda_min_clipped")] public double? LambdaMinClipped { get; set; }
+    [JsonPropertyName("lambda_min_clipped")] public double? LambdaMinClipped { get; init; }
 
     /// <summary>null, learned or learned_range: the model output carries variance channels, which are dropped. Default null.</summary>
-    [JsonPropertyName("variance_type")] public string? VarianceType { get; set; }
+    [JsonPropertyName("variance_type")] public string? VarianceType { get; init; }
 
     /// <summary>leading, trailing or linspace. Default linspace.</summary>
-    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; set; } = "linspace";
+    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; init; } = "linspace";
 
     /// <summary>Added to leading timesteps. Default 0.</summary>
-    [JsonPropertyName("steps_offset")] public int StepsOffset { get; set; }
+    [JsonPropertyName("steps_offset")] public int StepsOffset { get; init; }
 
     /// <summary>Rescale βs to zero terminal SNR. Default false.</summary>
-    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; set; }
+    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; init; }
 
     /// <summary>Dynamic shifting with μ (not supported). Default false.</summary>
-    [JsonPropertyName("use_dynamic_shifting")] public bool UseDynamicShifting { get; set; }
+    [JsonPropertyName("use_dynamic_shifting")] public bool UseDynamicShifting { get; init; }
 
     /// <inheritdoc/>
     public override void Validate()

@@ -8,55 +8,55 @@ namespace Vchitect.Schedulers;
 public sealed record EulerDiscreteSchedulerConfig : DiffusersConfig
 {
     /// <summary>T. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>First β. Default 0.0001.</summary>
-    [JsonPropertyName("beta_start")] public double BetaStart { get; set; } = 0.0001;
+    [JsonPropertyName("beta_start")] public double BetaStart { get; init; } = 0.0001;
 
     /// <summary>Last β. Default 0.02.</summary>
-    [JsonPropertyName("beta_end")] public double BetaEnd { get; set; } = 0.02;
+    [JsonPropertyName("beta_end")] public double BetaEnd { get; init; } = 0.02;
 
     /// <summary>linear, scaled_linear or squaredcos_cap_v2. Default linear.</summary>
-    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; set; } = "linear";
+    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; init; } = "linear";
 
     /// <summary>Explicit βs (length T); null for none.</summary>
-    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; set; }
+    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; init; }
 
     /// <summary>epsilon, v_prediction or sample. Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <summary>σ interpolation between training timesteps: linear (log_linear is not supported). Default linear.</summary>
-    [JsonPropertyName("interpolation_type")] public string InterpolationType { get; set; } = "linear";
+    [JsonPropertyName("interpolation_type")] public string InterpolationType { get; init; } = "linear";
 
     /// <summary>Karras σ spacing (ρ = 7). Default false.</summary>
-    [JsonPropertyName("use_karras_sigmas")] public bool? UseKarrasSigmas { get; set; } = false;
+    [JsonPropertyName("use_karras_sigmas")] public bool? UseKarrasSigmas { get; init; } = false;
 
     /// <summary>Exponential σ spacing. Default false.</summary>
-    [JsonPropertyName("use_exponential_sigmas")] public bool? UseExponentialSigmas { get; set; } = false;
+    [JsonPropertyName("use_exponential_sigmas")] public bool? UseExponentialSigmas { get; init; } = false;
 
     /// <summary>Beta-distribution σ spacing (not supported: needs the beta quantile function). Default false.</summary>
-    [JsonPropertyName("use_beta_sigmas")] public bool? UseBetaSigmas { get; set; } = false;
+    [JsonPropertyName("use_beta_sigmas")] public bool? UseBetaSigmas { get; init; } = false;
 
     /// <summary>Lower σ for Karras/exponential spacing; null takes the schedule's.</summary>
-    [JsonPropertyName("sigma_min")] public double? SigmaMin { get; set; }
+    [JsonPropertyName("sigma_min")] public double? SigmaMin { get; init; }
 
     /// <summary>Upper σ for Karras/exponential spacing; null takes the schedule's.</summary>
-    [JsonPropertyName("sigma_max")] public double? SigmaMax { get; set; }
+    [JsonPropertyName("sigma_max")] public double? SigmaMax { get; init; }
 
     /// <summary>leading, trailing or linspace. Default linspace.</summary>
-    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; set; } = "linspace";
+    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; init; } = "linspace";
 
     /// <summary>discrete, or continuous (model gets 0.25·ln σ; only with v_prediction). Default discrete.</summary>
-    [JsonPropertyName("timestep_type")] public string TimestepType { get; set; } = "discrete";
+    [JsonPropertyName("timestep_type")] public string TimestepType { get; init; } = "discrete";
 
     /// <summary>Added to leading timesteps. Default 0.</summary>
-    [JsonPropertyName("steps_offset")] public int StepsOffset { get; set; }
+    [JsonPropertyName("steps_offset")] public int StepsOffset { get; init; }
 
     /// <summary>Rescale βs to zero terminal SNR. Default false.</summary>
-    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; set; }
+    [JsonPropertyName("rescale_betas_zero_snr")] public bool RescaleBetasZeroSnr { get; init; }
 
     /// <summary>zero or sigma_min: the σ after the last step. Default zero.</summary>
-    [JsonPropertyName("final_sigmas_type")] public string FinalSigmasType { get; set; } = "zero";
+    [JsonPropertyName("final_sigmas_type")] public string FinalSigmasType { get; init; } = "zero";
 
     /// <inheritdoc/>
     public override void Validate()

@@ -8,46 +8,46 @@ namespace Vchitect.Schedulers;
 public sealed record FlowMatchEulerDiscreteSchedulerConfig : DiffusersConfig
 {
     /// <summary>T. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>Static time shift s: σ ← sσ/(1 + (s−1)σ). Default 1 (SD3: 3).</summary>
-    [JsonPropertyName("shift")] public double Shift { get; set; } = 1.0;
+    [JsonPropertyName("shift")] public double Shift { get; init; } = 1.0;
 
     /// <summary>Resolution-dependent shift with μ given to <see cref="FlowMatchEulerDiscreteScheduler.SetTimesteps(int, double, Device?)"/>. Default false.</summary>
-    [JsonPropertyName("use_dynamic_shifting")] public bool UseDynamicShifting { get; set; }
+    [JsonPropertyName("use_dynamic_shifting")] public bool UseDynamicShifting { get; init; }
 
     /// <summary>μ at <see cref="BaseImageSeqLen"/> (for <see cref="FlowMatchEulerDiscreteScheduler.CalculateShift"/>). Default 0.5.</summary>
-    [JsonPropertyName("base_shift")] public double? BaseShift { get; set; } = 0.5;
+    [JsonPropertyName("base_shift")] public double? BaseShift { get; init; } = 0.5;
 
     /// <summary>μ at <see cref="MaxImageSeqLen"/>. Default 1.15.</summary>
-    [JsonPropertyName("max_shift")] public double? MaxShift { get; set; } = 1.15;
+    [JsonPropertyName("max_shift")] public double? MaxShift { get; init; } = 1.15;
 
     /// <summary>Token count of the base resolution. Default 256.</summary>
-    [JsonPropertyName("base_image_seq_len")] public int BaseImageSeqLen { get; set; } = 256;
+    [JsonPropertyName("base_image_seq_len")] public int BaseImageSeqLen { get; init; } = 256;
 
     /// <summary>Token count of the largest resolution. Default 4096.</summary>
-    [JsonPropertyName("max_image_seq_len")] public int MaxImageSeqLen { get; set; } = 4096;
+    [JsonPropertyName("max_image_seq_len")] public int MaxImageSeqLen { get; init; } = 4096;
 
     /// <summary>Use 1 − σ (final σ 1). Default false.</summary>
-    [JsonPropertyName("invert_sigmas")] public bool InvertSigmas { get; set; }
+    [JsonPropertyName("invert_sigmas")] public bool InvertSigmas { get; init; }
 
     /// <summary>Stretch the shifted σs so the last one equals this; null for none.</summary>
-    [JsonPropertyName("shift_terminal")] public double? ShiftTerminal { get; set; }
+    [JsonPropertyName("shift_terminal")] public double? ShiftTerminal { get; init; }
 
     /// <summary>Karras σ spacing. Default false.</summary>
-    [JsonPropertyName("use_karras_sigmas")] public bool UseKarrasSigmas { get; set; }
+    [JsonPropertyName("use_karras_sigmas")] public bool UseKarrasSigmas { get; init; }
 
     /// <summary>Exponential σ spacing. Default false.</summary>
-    [JsonPropertyName("use_exponential_sigmas")] public bool UseExponentialSigmas { get; set; }
+    [JsonPropertyName("use_exponential_sigmas")] public bool UseExponentialSigmas { get; init; }
 
     /// <summary>Beta σ spacing (not supported). Default false.</summary>
-    [JsonPropertyName("use_beta_sigmas")] public bool UseBetaSigmas { get; set; }
+    [JsonPropertyName("use_beta_sigmas")] public bool UseBetaSigmas { get; init; }
 
     /// <summary>exponential or linear dynamic-shift law. Default exponential.</summary>
-    [JsonPropertyName("time_shift_type")] public string TimeShiftType { get; set; } = "exponential";
+    [JsonPropertyName("time_shift_type")] public string TimeShiftType { get; init; } = "exponential";
 
     /// <summary>Re-noise x̂₀ to σ_next with fresh noise instead of the Euler step. Default false.</summary>
-    [JsonPropertyName("stochastic_sampling")] public bool StochasticSampling { get; set; }
+    [JsonPropertyName("stochastic_sampling")] public bool StochasticSampling { get; init; }
 
     /// <inheritdoc/>
     public override void Validate()

@@ -13,23 +13,23 @@ namespace Vchitect.Schedulers;
 public sealed record GuidedDiffusionSchedulerConfig : DiffusersConfig
 {
     /// <summary>T, the training diffusion steps (<c>diffusion_steps</c>). Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary><c>noise_schedule</c>: linear (β from 1e-4·1000/T to 0.02·1000/T, float64) or squaredcos_cap_v2. Default linear.</summary>
-    [JsonPropertyName("noise_schedule")] public string NoiseSchedule { get; set; } = "linear";
+    [JsonPropertyName("noise_schedule")] public string NoiseSchedule { get; init; } = "linear";
 
     /// <summary>
     /// <c>timestep_respacing</c>: "" (all T steps), "K" or "a,b,c" (equal sections, float stride, round half to even) or
     /// "ddimK" (integer stride). <see cref="IScheduler.SetTimesteps"/> re-forms it for its step count: "ddimN" when this
     /// starts with ddim, otherwise "N" (a multi-section string must already sum to N). Default "".
     /// </summary>
-    [JsonPropertyName("timestep_respacing")] public string TimestepRespacing { get; set; } = "";
+    [JsonPropertyName("timestep_respacing")] public string TimestepRespacing { get; init; } = "";
 
     /// <summary>fixed_large (default; <c>sigma_small=False</c>, uses β'), fixed_small (<c>sigma_small=True</c>, the posterior variance) or learned_range (<c>learn_sigma=True</c>).</summary>
-    [JsonPropertyName("variance_type")] public string VarianceType { get; set; } = "fixed_large";
+    [JsonPropertyName("variance_type")] public string VarianceType { get; init; } = "fixed_large";
 
     /// <summary>epsilon, or sample (<c>predict_xstart=True</c>). Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <inheritdoc/>
     public override void Validate()

@@ -8,34 +8,34 @@ namespace Vchitect.Schedulers;
 public sealed record PNDMSchedulerConfig : DiffusersConfig
 {
     /// <summary>T. Default 1000.</summary>
-    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; set; } = 1000;
+    [JsonPropertyName("num_train_timesteps")] public int NumTrainTimesteps { get; init; } = 1000;
 
     /// <summary>First β. Default 0.0001.</summary>
-    [JsonPropertyName("beta_start")] public double BetaStart { get; set; } = 0.0001;
+    [JsonPropertyName("beta_start")] public double BetaStart { get; init; } = 0.0001;
 
     /// <summary>Last β. Default 0.02.</summary>
-    [JsonPropertyName("beta_end")] public double BetaEnd { get; set; } = 0.02;
+    [JsonPropertyName("beta_end")] public double BetaEnd { get; init; } = 0.02;
 
     /// <summary>linear, scaled_linear or squaredcos_cap_v2. Default linear.</summary>
-    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; set; } = "linear";
+    [JsonPropertyName("beta_schedule")] public string BetaSchedule { get; init; } = "linear";
 
     /// <summary>Explicit βs (length T); null for none.</summary>
-    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; set; }
+    [JsonPropertyName("trained_betas")] public IReadOnlyList<float>? TrainedBetas { get; init; }
 
     /// <summary>Skip the Runge–Kutta warm-up and run PLMS only (SD configs: true). Default false.</summary>
-    [JsonPropertyName("skip_prk_steps")] public bool SkipPrkSteps { get; set; }
+    [JsonPropertyName("skip_prk_steps")] public bool SkipPrkSteps { get; init; }
 
     /// <summary>ᾱ before the first training step: 1 when true, else ᾱ_0. Default false.</summary>
-    [JsonPropertyName("set_alpha_to_one")] public bool SetAlphaToOne { get; set; }
+    [JsonPropertyName("set_alpha_to_one")] public bool SetAlphaToOne { get; init; }
 
     /// <summary>epsilon or v_prediction. Default epsilon.</summary>
-    [JsonPropertyName("prediction_type")] public string PredictionType { get; set; } = "epsilon";
+    [JsonPropertyName("prediction_type")] public string PredictionType { get; init; } = "epsilon";
 
     /// <summary>leading, trailing or linspace. Default leading.</summary>
-    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; set; } = "leading";
+    [JsonPropertyName("timestep_spacing")] public string TimestepSpacing { get; init; } = "leading";
 
     /// <summary>Added to leading timesteps. Default 0 (SD: 1).</summary>
-    [JsonPropertyName("steps_offset")] public int StepsOffset { get; set; }
+    [JsonPropertyName("steps_offset")] public int StepsOffset { get; init; }
 
     /// <inheritdoc/>
     public override void Validate()

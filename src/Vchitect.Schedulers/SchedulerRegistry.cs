@@ -61,7 +61,7 @@ public sealed class SchedulerRegistry
     /// <param name="factory">Builds the scheduler from a validated config.</param>
     /// <exception cref="ArgumentException">Empty class name.</exception>
     public void Register<TConfig>(string className, JsonTypeInfo<TConfig> typeInfo, Func<TConfig, IScheduler> factory)
-        where TConfig : DiffusersConfig
+        where TConfig : DiffusersConfig, new()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(className);
         ArgumentNullException.ThrowIfNull(typeInfo);
@@ -86,11 +86,10 @@ public sealed class SchedulerRegistry
     public IScheduler FromJson(string json, string? className = null, string sourceName = "scheduler_config.json", ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(json);
-        string text = QuoteNonFiniteLiterals(json);
-        string name = className ?? ConfigFile.PeekClassName(text, sourceName)
+                string name = className ?? ConfigFile.PeekClassName(json, sourceName)
             ?? throw new ConfigException(sourceName, "_class_name", "is missing; pass the scheduler class name explicitly.");
         var entry = Lookup(name, sourceName);
-        var config = entry.Parse(text, sourceName, logger);
+        var config = entry.Parse(json, sourceName, logger);
         return entry.Create(config);
     }
 
@@ -135,65 +134,6 @@ public sealed class SchedulerRegistry
         _entries.TryGetValue(name, out var e)
             ? e
             : throw new ConfigException(source, "_class_name", $"'{name}' is not a registered scheduler; registered: {string.Join(", ", ClassNames)}.");
-
-    /// <summary>Python's json writes bare Infinity / -Infinity / NaN; quote them (outside strings) so the reader's named-literal handling accepts them.</summary>
-    internal static string QuoteNonFiniteLiterals(string json)
-    {
-        if (!json.Contains("Infinity", StringComparison.Ordinal) && !json.Contains("NaN", StringComparison.Ordinal))
-        {
-            return json;
-        }
-
-        var sb = new StringBuilder(json.Length + 16);
-        bool inString = false;
-        for (int i = 0; i < json.Length; i++)
-        {
-            char c = json[i];
-            if (inString)
-            {
-                sb.Append(c);
-                if (c == '\\' && i + 1 < json.Length)
-                {
-                    sb.Append(json[++i]);
-                }
-                else if (c == '"')
-                {
-                    inString = false;
-                }
-
-                continue;
-            }
-
-            if (c == '"')
-            {
-                inString = true;
-                sb.Append(c);
-                continue;
-            }
-
-            string? literal = null;
-            foreach (string candidate in (string[])["-Infinity", "Infinity", "NaN"])
-            {
-                if (string.CompareOrdinal(json, i, candidate, 0, candidate.Length) == 0)
-                {
-                    literal = candidate;
-                    break;
-                }
-            }
-
-            if (literal is null)
-            {
-                sb.Append(c);
-            }
-            else
-            {
-                sb.Append('"').Append(literal).Append('"');
-                i += literal.Length - 1;
-            }
-        }
-
-        return sb.ToString();
-    }
 
     private sealed record Entry(Type ConfigType, Func<DiffusersConfig, string> ToJson, Func<string, string, ILogger?, DiffusersConfig> Parse, Func<DiffusersConfig, IScheduler> Create);
 }
