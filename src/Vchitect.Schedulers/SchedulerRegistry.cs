@@ -67,6 +67,7 @@ public sealed class SchedulerRegistry
         ArgumentNullException.ThrowIfNull(typeInfo);
         ArgumentNullException.ThrowIfNull(factory);
         _entries[className] = new Entry(
+            className,
             typeof(TConfig),
             c => ConfigFile.ToJson((TConfig)c, typeInfo),
             (json, source, logger) => ConfigFile.Parse(json, typeInfo, source, logger) with { ClassName = className },
@@ -115,7 +116,7 @@ public sealed class SchedulerRegistry
     /// another class reading the same fields (diffusers' <c>from_config</c>).
     /// </summary>
     /// <param name="config">A config of a registered class (e.g. <c>scheduler.Config</c>).</param>
-    /// <param name="className">Target class; null for the config's <c>_class_name</c>.</param>
+    /// <param name="className">Target class; null for the config's <c>_class_name</c> (or, when that is unset, the class registered for the config's type).</param>
     /// <param name="logger">Receives unknown-key warnings.</param>
     /// <exception cref="ConfigException">Unknown class, or the config is invalid for the target.</exception>
     /// <exception cref="ArgumentException">The config's type is not registered here.</exception>
@@ -124,8 +125,7 @@ public sealed class SchedulerRegistry
         ArgumentNullException.ThrowIfNull(config);
         var source = _entries.Values.FirstOrDefault(e => e.ConfigType == config.GetType())
             ?? throw new ArgumentException($"config type {config.GetType().Name} is not registered; register its scheduler first.", nameof(config));
-        string name = className ?? config.ClassName
-            ?? throw new ConfigException(null, "_class_name", "is missing; pass the scheduler class name explicitly.");
+        string name = className ?? config.ClassName ?? source.Name;
         var target = Lookup(name, "config");
         return target.Create(target.Parse(source.ToJson(config), $"{config.ClassName ?? config.GetType().Name} config", logger));
     }
@@ -135,5 +135,5 @@ public sealed class SchedulerRegistry
             ? e
             : throw new ConfigException(source, "_class_name", $"'{name}' is not a registered scheduler; registered: {string.Join(", ", ClassNames)}.");
 
-    private sealed record Entry(Type ConfigType, Func<DiffusersConfig, string> ToJson, Func<string, string, ILogger?, DiffusersConfig> Parse, Func<DiffusersConfig, IScheduler> Create);
+    private sealed record Entry(string Name, Type ConfigType, Func<DiffusersConfig, string> ToJson, Func<string, string, ILogger?, DiffusersConfig> Parse, Func<DiffusersConfig, IScheduler> Create);
 }
