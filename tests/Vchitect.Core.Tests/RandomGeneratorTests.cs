@@ -2,6 +2,7 @@ using Vchitect.Core;
 using Vchitect.Core.Weights;
 using Vchitect.TestUtilities;
 using Xunit;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Vchitect.Core.Tests;
@@ -42,7 +43,7 @@ public sealed class RandomGeneratorTests
         using var b = new RandomGenerator(7);
         var first = a.Randn([2, 3]);
         TensorAssert.Equal(first, b.Randn([2, 3]));
-        Assert.False(first.equal(a.Randn([2, 3])).item<bool>());
+        Assert.False(first.eq(a.Randn([2, 3])).all().item<bool>());
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Vchitect.Core;
 using Xunit;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Vchitect.Core.Tests;

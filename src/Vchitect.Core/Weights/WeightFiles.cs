@@ -35,7 +35,7 @@ public static class WeightFiles
         string extension = Path.GetExtension(name).ToLowerInvariant();
         return extension switch
         {
-            ".safetensors" => OpenSafetensors(path),
+            ".safetensors" => SafetensorsFile.Open(path, options?.Safetensors),
             ".bin" or ".pt" or ".pth" or ".ckpt" => TorchCheckpoint.Open(path, options?.Checkpoint),
             _ => throw new NotSupportedException(
                 $"{path}: unknown weights format '{extension}'; supported: {string.Join(", ", SupportedExtensions)}."),
@@ -46,6 +46,4 @@ public static class WeightFiles
     internal static bool IsShardIndexName(string name) =>
         name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && name.Contains(".index.", StringComparison.OrdinalIgnoreCase);
 
-    private static IWeightSource OpenSafetensors(string path) =>
-        throw new NotSupportedException($"{path}: the safetensors reader is not on this branch yet (feat/safetensors).");
 }

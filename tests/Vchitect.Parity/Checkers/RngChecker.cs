@@ -25,8 +25,8 @@ public sealed class RngChecker : IParityChecker
             {
                 // The global generator, as torch.manual_seed + torch.randn use it.
                 manual_seed(seed);
-                var a = randn(1, 4, 16, 40, 64);
-                var b = randn(5);
+                var a = randn([1, 4, 16, 40, 64]);
+                var b = randn([5]);
                 results.Add(ParityResult.Exact(p + "randn_1x4x16x40x64", fixture.Out(p + "randn_1x4x16x40x64"), a[0, TensorIndex.Colon, TensorIndex.Slice(0, 2)]));
                 results.Add(ParityResult.Exact(p + "randn_then_5", fixture.Out(p + "randn_then_5"), b));
 
