@@ -168,7 +168,8 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     /// Decodes large latents tile by tile as diffusers' <c>tiled_decode</c> does: overlapping latent tiles of
     /// <paramref name="tileSampleSize"/>/f, each decoded alone, then blended linearly over the overlap with the tile above and
     /// the tile to the left. Peak memory is that of one tile. The result differs slightly from <see cref="Decode"/> near
-    /// tile seams (the decoder's receptive field and the attention span one tile, not the whole image).
+    /// tile seams (the decoder's receptive field, its GroupNorm statistics and the mid-block attention span one tile, not the
+    /// whole image). Latents no larger than one tile are decoded whole, as diffusers' <c>decode</c> does with tiling enabled.
     /// </summary>
     /// <param name="latents">Unscaled latents (B, latent_channels, h, w).</param>
     /// <param name="tileSampleSize">Tile size in pixels; null for <see cref="AutoencoderKLConfig.SampleSize"/> (diffusers' choice). Must be a multiple of f.</param>
@@ -198,6 +199,12 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
         if (stride < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(tileOverlap), tileOverlap, $"leaves no stride between latent tiles of {tileLatent}.");
+        }
+
+        if (latents.shape[2] <= tileLatent && latents.shape[3] <= tileLatent)
+        {
+            // As diffusers' decode with tiling enabled: latents that fit in one tile are decoded whole.
+            return DecodeUnchecked(latents);
         }
 
         return DecodeTiledUnchecked(latents, tileLatent, stride, blendExtent, rowLimit);
