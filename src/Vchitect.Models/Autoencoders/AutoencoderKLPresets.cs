@@ -27,12 +27,11 @@ public static class AutoencoderKLPresets
 
     /// <summary>
     /// <c>stabilityai/stable-diffusion-x4-upscaler</c> <c>vae/config.json</c> (LaVie's VSR stage): three levels
-    /// (128, 256, 512), spatial factor 4, scaling factor 0.08333. The <c>sample_size</c> (256) was not checked against the hub file.
+    /// (128, 256, 512), spatial factor 4, scaling factor 0.08333 (the value diffusers' upscale pipeline enforces). The <c>sample_size</c> (256) was not checked against the hub file; it only sets the default tile size.
     /// </summary>
     public const string X4UpscalerJson = """
         {
           "_class_name": "AutoencoderKL",
-          "_diffusers_version": "0.8.0",
           "act_fn": "silu",
           "block_out_channels": [128, 256, 512],
           "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],

@@ -182,4 +182,22 @@ public sealed class AutoencoderKLStructureTests(ITestOutputHelper output)
         output.WriteLine($"{dtype}: decoded max abs error {err:G4}");
         TensorAssert.Close(file.ReadTensor("out.decoded"), decoded, atol, what: $"{dtype} decoded");
     }
+
+    [Fact]
+    public void Built_and_loaded_inside_a_scope_survives_the_scope()
+    {
+        Models.Autoencoders.AutoencoderKL vae;
+        using (var scope = NewDisposeScope())
+        {
+            vae = TinyVae.Load();
+        }
+
+        using (vae)
+        {
+            using var file = TinyVae.OpenFixture();
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            TensorAssert.Close(file.ReadTensor("out.decoded"), vae.Decode(file.ReadTensor("in.latents")), 1e-4, what: "decoded");
+        }
+    }
 }
