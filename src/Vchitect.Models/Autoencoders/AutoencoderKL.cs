@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using TorchSharp.Modules;
+using Vchitect.Core.Models;
 using Vchitect.Core.Weights;
 using static TorchSharp.torch;
 
@@ -126,6 +128,39 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
             ? MapLegacyAttentionKey
             : key => userMap(key) is { } mapped ? MapLegacyAttentionKey(mapped) : null;
         return ModuleWeights.Load(this, source, options with { KeyMap = map });
+    }
+
+    /// <summary>
+    /// Builds the VAE of a hub-style pipeline folder from its <c>vae/config.json</c> and loads its weights strictly
+    /// (old and new attention key names both accepted), in the given dtype and on the given device.
+    /// </summary>
+    /// <param name="folder">The pipeline folder (with <c>model_index.json</c>).</param>
+    /// <param name="component">The component's subfolder; default <c>vae</c>.</param>
+    /// <param name="dtype">Parameter type; null keeps float32 (the checkpoint's values are converted).</param>
+    /// <param name="device">Device; null for the CPU.</param>
+    /// <param name="variant">Weights variant such as <c>fp16</c>; null for the default weights.</param>
+    /// <param name="logger">Receives a warning about unknown config keys; null for none.</param>
+    /// <returns>The loaded model, owned by the caller.</returns>
+    /// <exception cref="FileNotFoundException">No config or weights file.</exception>
+    /// <exception cref="Vchitect.Core.Configuration.ConfigException">The config is invalid.</exception>
+    /// <exception cref="StateDictMismatchException">The weights do not fit the config.</exception>
+    public static AutoencoderKL FromPretrained(
+        ModelFolder folder, string component = "vae", ScalarType? dtype = null, Device? device = null, string? variant = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        var config = folder.ReadConfig(component, AutoencoderJsonContext.Default.AutoencoderKLConfig, logger);
+        using var weights = folder.OpenWeights(component, variant);
+        var vae = new AutoencoderKL(config, dtype, device);
+        try
+        {
+            vae.LoadWeights(weights);
+            return vae;
+        }
+        catch
+        {
+            vae.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Encodes then decodes the mean (diffusers' <c>forward</c> with <c>sample_posterior=False</c>).</summary>
