@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Vchitect.Core.Configuration;
 using Vchitect.Core.Weights;
 using Vchitect.Models.Autoencoders;
@@ -30,11 +29,5 @@ internal static class TinyVae
         using var source = new TensorDictionaryWeightSource(Weights(file), ownsTensors: true, description: FixtureName);
         vae.LoadWeights(source);
         return vae;
-    }
-
-    public static JsonElement Notes(SafetensorsFile file)
-    {
-        using var doc = JsonDocument.Parse(file.Metadata["notes"]);
-        return doc.RootElement.Clone();
     }
 }
