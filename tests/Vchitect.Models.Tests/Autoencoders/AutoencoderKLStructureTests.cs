@@ -200,4 +200,50 @@ public sealed class AutoencoderKLStructureTests(ITestOutputHelper output)
             TensorAssert.Close(file.ReadTensor("out.decoded"), vae.Decode(file.ReadTensor("in.latents")), 1e-4, what: "decoded");
         }
     }
+
+    [Theory]
+    [InlineData(3, 2, 8, 8, true, true, true, "silu")]
+    [InlineData(2, 2, 16, 4, false, false, false, "gelu")]
+    [InlineData(1, 1, 8, 3, true, false, true, "mish")]
+    public void Variant_configs_encode_and_decode_with_the_right_shapes(
+        int levels, int layers, int groups, int latentChannels, bool quant, bool postQuant, bool attention, string act)
+    {
+        int[] channels = Enumerable.Range(0, levels).Select(i => 16 << i).ToArray();
+        var config = new Models.Autoencoders.AutoencoderKLConfig
+        {
+            BlockOutChannels = channels,
+            DownBlockTypes = Enumerable.Repeat(Models.Autoencoders.AutoencoderKLConfig.DownEncoderBlock2D, levels).ToArray(),
+            UpBlockTypes = Enumerable.Repeat(Models.Autoencoders.AutoencoderKLConfig.UpDecoderBlock2D, levels).ToArray(),
+            LayersPerBlock = layers,
+            NormNumGroups = groups,
+            LatentChannels = latentChannels,
+            UseQuantConv = quant,
+            UsePostQuantConv = postQuant,
+            MidBlockAddAttention = attention,
+            ActFn = act,
+        };
+        using var vae = new Models.Autoencoders.AutoencoderKL(config);
+        int f = vae.SpatialScaleFactor;
+        Assert.Equal(1 << (levels - 1), f);
+        Assert.Equal(layers + 1, vae.state_dict().Keys.Count(k => k.StartsWith("decoder.up_blocks.0.resnets.", StringComparison.Ordinal) && k.EndsWith(".conv1.weight", StringComparison.Ordinal)));
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var posterior = vae.Encode(zeros(2, 3, 8 * f, 4 * f));
+        Assert.Equal([2L, latentChannels, 8, 4], posterior.Mean.shape);
+        Assert.Equal([2L, 3, 8 * f, 4 * f], vae.Decode(posterior.Mean).shape);
+        using var rng = new RandomGenerator(2);
+        var video = rng.Randn([1, latentChannels, 3, 4, 4]);
+        TensorAssert.Close(vae.DecodeVideo(video), vae.DecodeVideo(video, framesPerChunk: 2), 1e-5, what: "chunked");
+    }
+
+    [Fact]
+    public void Fresh_model_has_pytorch_default_norm_parameters()
+    {
+        using var vae = new Models.Autoencoders.AutoencoderKL(new Models.Autoencoders.AutoencoderKLConfig { BlockOutChannels = [16], NormNumGroups = 8 });
+        foreach (var (key, value) in vae.state_dict().Where(p => p.Key.Contains("norm", StringComparison.Ordinal)))
+        {
+            float expected = key.EndsWith(".weight", StringComparison.Ordinal) ? 1 : 0;
+            Assert.True(value.eq(expected).all().item<bool>(), $"{key} is not all {expected}");
+        }
+    }
 }
