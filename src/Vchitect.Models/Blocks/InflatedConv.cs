@@ -41,6 +41,9 @@ public sealed class InflatedConv : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The convolution weight [out, in, k, k] (its dtype is the module's dtype).</summary>
+    internal Tensor Weight => weight;
+
     /// <summary>Convolves every frame of <paramref name="x"/> (B, C, F, H, W); returns (B, C', F, H', W').</summary>
     /// <param name="x">The video tensor.</param>
     public override Tensor forward(Tensor x)
