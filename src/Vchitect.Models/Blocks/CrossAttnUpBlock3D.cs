@@ -5,12 +5,11 @@ namespace Vchitect.Models.Blocks;
 
 /// <summary>
 /// LaVie's <c>CrossAttnUpBlock3D</c> (<c>base/models/unet_blocks.py</c>): for each layer, concatenate the last remaining
-/// skip on channels, <c>resnets.i</c>, then <c>attentions.i</c>; then an optional <c>upsamplers.0</c>. Without
-/// attention layers (<c>hasCrossAttention</c> false) it is <c>UpBlock3D</c>.
+/// skip on channels, <c>resnets.i</c>, then <c>attentions.i</c>; then an optional <c>upsamplers.0</c>.
 /// </summary>
 public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList<Tensor>, Tensor?, long[]?, Tensor>
 {
-    private readonly ModuleList<Transformer3DModel>? attentions;
+    private readonly ModuleList<Transformer3DModel> attentions;
     private readonly ModuleList<ResnetBlock3D> resnets;
     private readonly ModuleList<Upsample3D>? upsamplers;
 
@@ -23,15 +22,14 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
     /// <param name="addUpsample">Whether to end with a ×2 upsampler.</param>
     /// <param name="groups">GroupNorm groups.</param>
     /// <param name="eps">Resnet GroupNorm epsilon.</param>
-    /// <param name="hasCrossAttention">Whether the block has attention layers.</param>
     /// <param name="heads">Attention heads.</param>
     /// <param name="crossAttentionDim">Text feature width.</param>
     /// <param name="useLinearProjection">Linear proj_in/out.</param>
     /// <param name="upcastAttention">Attention in float32.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public CrossAttnUpBlock3D(long numLayers, long inChannels, long outChannels, long prevOutputChannels, long tembChannels, bool addUpsample, long groups, double eps, bool hasCrossAttention, long heads, long crossAttentionDim, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
-        : base(hasCrossAttention ? nameof(CrossAttnUpBlock3D) : "UpBlock3D")
+    public CrossAttnUpBlock3D(long numLayers, long inChannels, long outChannels, long prevOutputChannels, long tembChannels, bool addUpsample, long groups, double eps, long heads, long crossAttentionDim, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
+        : base(nameof(CrossAttnUpBlock3D))
     {
         var res = new ResnetBlock3D[numLayers];
         var att = new Transformer3DModel[numLayers];
@@ -40,30 +38,24 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
             long resSkip = i == numLayers - 1 ? inChannels : outChannels;
             long resIn = i == 0 ? prevOutputChannels : outChannels;
             res[i] = new ResnetBlock3D(resIn + resSkip, outChannels, tembChannels, groups, eps, 1.0, dtype, device);
-            if (hasCrossAttention)
-            {
-                att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device);
-            }
+            att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device);
         }
 
-        attentions = hasCrossAttention ? nn.ModuleList(att) : null;
+        attentions = nn.ModuleList(att);
         resnets = nn.ModuleList(res);
         upsamplers = addUpsample ? nn.ModuleList(new Upsample3D(outChannels, dtype, device)) : null;
         RegisterComponents();
     }
 
-    /// <summary>The number of skips this block consumes (one per resnet).</summary>
-    public int SkipCount => resnets.Count;
-
     /// <summary>Runs the block.</summary>
     /// <param name="hiddenStates">Video features from the block below (B, C, F, H, W).</param>
     /// <param name="temb">Time embedding (B, temb).</param>
     /// <param name="resHiddenStates">The skips for this block, in down-path order (the last is used first). Not disposed.</param>
-    /// <param name="encoderHiddenStates">Text features (B, L, D); unused without attention.</param>
+    /// <param name="encoderHiddenStates">Text features (B, L, D).</param>
     /// <param name="upsampleSize">(F, H, W) for the upsampler, or null for ×2.</param>
     public override Tensor forward(Tensor hiddenStates, Tensor temb, IReadOnlyList<Tensor> resHiddenStates, Tensor? encoderHiddenStates, long[]? upsampleSize)
     {
-        // CrossAttnUpBlock3D.forward / UpBlock3D.forward
+        // CrossAttnUpBlock3D.forward
         using var scope = NewDisposeScope();
         var h = hiddenStates;
         for (int i = 0; i < resnets.Count; i++)
@@ -71,10 +63,7 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
             var skip = resHiddenStates[resHiddenStates.Count - 1 - i];
             h = cat([h, skip], 1);
             h = resnets[i].forward(h, temb);
-            if (attentions is not null)
-            {
-                h = attentions[i].forward(h, encoderHiddenStates);
-            }
+            h = attentions[i].forward(h, encoderHiddenStates);
         }
 
         if (upsamplers is not null)

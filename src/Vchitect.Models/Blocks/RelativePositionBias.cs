@@ -40,18 +40,25 @@ public sealed class RelativePositionBias : nn.Module<long, Tensor>
     public static Tensor RelativePositionBucket(Tensor relativePosition, long numBuckets = 32, long maxDistance = 32)
     {
         // RelativePositionBias._relative_position_bucket
-        using var scope = NewDisposeScope();
-        var n = -relativePosition;
+        ArgumentNullException.ThrowIfNull(relativePosition);
         long half = numBuckets / 2;
-        var ret = n.lt(0).to(ScalarType.Int64) * half;
-        n = n.abs();
         long maxExact = half / 2;
-        var isSmall = n.lt(maxExact);
-        var large = (n.to(ScalarType.Float32) / maxExact).log() / Math.Log((double)maxDistance / maxExact) * (half - maxExact);
-        var valIfLarge = large.to(ScalarType.Int64) + maxExact;
-        valIfLarge = minimum(valIfLarge, full_like(valIfLarge, half - 1));
-        ret = ret + where(isSmall, n, valIfLarge);
-        return ret.MoveToOuterDisposeScope();
+        using var n = relativePosition.neg();
+        using var negative = n.lt(0);
+        using var negativeLong = negative.to(ScalarType.Int64);
+        using var offset = negativeLong * half;
+        using var m = n.abs();
+        using var isSmall = m.lt(maxExact);
+        using var mFloat = m.to(ScalarType.Float32);
+        using var ratio = mFloat / maxExact;
+        using var logRatio = ratio.log();
+        using var scaled = logRatio / Math.Log((double)maxDistance / maxExact) * (half - maxExact);
+        using var truncated = scaled.to(ScalarType.Int64);
+        using var large = truncated + maxExact;
+        using var cap = full_like(large, half - 1);
+        using var valIfLarge = minimum(large, cap);
+        using var bucket = where(isSmall, m, valIfLarge);
+        return offset + bucket;
     }
 
     /// <summary>Returns the bias (heads, n, n) for <paramref name="n"/> frames.</summary>
@@ -59,13 +66,14 @@ public sealed class RelativePositionBias : nn.Module<long, Tensor>
     public override Tensor forward(long n)
     {
         // RelativePositionBias.forward
-        using var scope = NewDisposeScope();
         var device = relative_attention_bias.weight!.device;
-        var qPos = arange(n, dtype: ScalarType.Int64, device: device);
-        var kPos = arange(n, dtype: ScalarType.Int64, device: device);
-        var relPos = kPos.unsqueeze(0) - qPos.unsqueeze(1);
-        var bucket = RelativePositionBucket(relPos, _numBuckets, _maxDistance);
-        var values = relative_attention_bias.forward(bucket);
-        return values.permute(2, 0, 1).MoveToOuterDisposeScope();
+        using var qPos = arange(n, dtype: ScalarType.Int64, device: device);
+        using var kPos = arange(n, dtype: ScalarType.Int64, device: device);
+        using var k = kPos.unsqueeze(0);
+        using var q = qPos.unsqueeze(1);
+        using var relPos = k - q;
+        using var bucket = RelativePositionBucket(relPos, _numBuckets, _maxDistance);
+        using var values = relative_attention_bias.forward(bucket);
+        return values.permute(2, 0, 1);
     }
 }

@@ -48,19 +48,25 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor t)
     {
         // RotaryEmbedding.rotate_queries_or_keys → forward(arange(seq)) → apply_rotary_emb
-        using var scope = NewDisposeScope();
         long seq = t.shape[^2];
-        var pos = arange(seq, dtype: freqs.dtype, device: freqs.device);
-        var angles = einsum("i,f->if", pos, freqs).repeat_interleave(2, 1);
-        var cos = angles.cos().to(t.dtype);
-        var sin = angles.sin().to(t.dtype);
-        var rot = t[TensorIndex.Ellipsis, TensorIndex.Slice(0, _dim)];
-        var pass = t[TensorIndex.Ellipsis, TensorIndex.Slice(_dim, null)];
-        var pairs = rot.unflatten(rot.ndim - 1, [_dim / 2, 2]);
-        var x1 = pairs[TensorIndex.Ellipsis, 0];
-        var x2 = pairs[TensorIndex.Ellipsis, 1];
-        var half = stack([-x2, x1], -1).flatten(-2);
-        var rotated = rot * cos + half * sin;
-        return cat([rotated, pass], -1).MoveToOuterDisposeScope();
+        using var pos = arange(seq, dtype: freqs.dtype, device: freqs.device);
+        using var outer = einsum("i,f->if", pos, freqs);
+        using var angles = outer.repeat_interleave(2, 1);
+        using var cosF = angles.cos();
+        using var sinF = angles.sin();
+        using var cos = cosF.to(t.dtype);
+        using var sin = sinF.to(t.dtype);
+        using var rot = t[TensorIndex.Ellipsis, TensorIndex.Slice(0, _dim)];
+        using var pass = t[TensorIndex.Ellipsis, TensorIndex.Slice(_dim, null)];
+        using var pairs = rot.unflatten(rot.ndim - 1, [_dim / 2, 2]);
+        using var x1 = pairs[TensorIndex.Ellipsis, 0];
+        using var x2 = pairs[TensorIndex.Ellipsis, 1];
+        using var minusX2 = x2.neg();
+        using var stacked = stack([minusX2, x1], -1);
+        using var half = stacked.flatten(-2);
+        using var a = rot * cos;
+        using var b = half * sin;
+        using var rotated = a + b;
+        return cat([rotated, pass], -1);
     }
 }

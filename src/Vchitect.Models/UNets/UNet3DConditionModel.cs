@@ -25,9 +25,9 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
     private readonly InflatedConv conv_in;
     private readonly Timesteps time_proj;
     private readonly TimestepEmbedding time_embedding;
-    private readonly ModuleList<CrossAttnDownBlock3D> down_blocks;
+    private readonly ModuleList<nn.Module<Tensor, Tensor, Tensor?, DownBlock3DOutput>> down_blocks;
     private readonly UNetMidBlock3DCrossAttn mid_block;
-    private readonly ModuleList<CrossAttnUpBlock3D> up_blocks;
+    private readonly ModuleList<nn.Module<Tensor, Tensor, IReadOnlyList<Tensor>, Tensor?, long[]?, Tensor>> up_blocks;
     private readonly GroupNorm conv_norm_out;
     private readonly InflatedConv conv_out;
     private readonly int _numUpsamplers;
@@ -53,17 +53,21 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         time_proj = new Timesteps(c.BlockOutChannels[0], c.FlipSinToCos, c.FreqShift);
         time_embedding = new TimestepEmbedding(c.BlockOutChannels[0], timeEmbedDim, dtype, device);
 
-        var downs = new CrossAttnDownBlock3D[n];
+        var downs = new nn.Module<Tensor, Tensor, Tensor?, DownBlock3DOutput>[n];
         int outputChannel = c.BlockOutChannels[0];
         for (int i = 0; i < n; i++)
         {
             int inputChannel = outputChannel;
             outputChannel = c.BlockOutChannels[i];
             bool isFinal = i == n - 1;
-            downs[i] = new CrossAttnDownBlock3D(
-                c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                UNet3DConditionConfig.HasCrossAttention(c.DownBlockTypes[i]), c.HeadsOf(i), c.CrossAttentionDim,
-                c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device);
+            // get_down_block
+            downs[i] = UNet3DConditionConfig.HasCrossAttention(c.DownBlockTypes[i])
+                ? new CrossAttnDownBlock3D(
+                    c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
+                    c.HeadsOf(i), c.CrossAttentionDim, c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                : new DownBlock3D(
+                    c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
+                    c.DownsamplePadding, dtype, device);
         }
 
         down_blocks = nn.ModuleList(downs);
@@ -71,7 +75,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
             c.BlockOutChannels[^1], timeEmbedDim, c.NormNumGroups, c.NormEps, c.MidBlockScaleFactor, c.HeadsOf(n - 1),
             c.CrossAttentionDim, 1, c.UseLinearProjection, c.UpcastAttention, dtype, device);
 
-        var ups = new CrossAttnUpBlock3D[n];
+        var ups = new nn.Module<Tensor, Tensor, IReadOnlyList<Tensor>, Tensor?, long[]?, Tensor>[n];
         int[] reversedChannels = c.BlockOutChannels.Reverse().ToArray();
         outputChannel = reversedChannels[0];
         for (int i = 0; i < n; i++)
@@ -85,10 +89,14 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
                 _numUpsamplers++;
             }
 
-            ups[i] = new CrossAttnUpBlock3D(
-                c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                UNet3DConditionConfig.HasCrossAttention(c.UpBlockTypes[i]), c.HeadsOf(n - 1 - i), c.CrossAttentionDim,
-                c.UseLinearProjection, c.UpcastAttention, dtype, device);
+            // get_up_block
+            ups[i] = UNet3DConditionConfig.HasCrossAttention(c.UpBlockTypes[i])
+                ? new CrossAttnUpBlock3D(
+                    c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
+                    c.HeadsOf(n - 1 - i), c.CrossAttentionDim, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                : new UpBlock3D(
+                    c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
+                    dtype, device);
         }
 
         up_blocks = nn.ModuleList(ups);
@@ -160,7 +168,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         {
             var block = up_blocks[i];
             bool isFinal = i == up_blocks.Count - 1;
-            int count = block.SkipCount;
+            int count = Config.LayersPerBlock + 1;
             var skips = resSamples.GetRange(resSamples.Count - count, count);
             resSamples.RemoveRange(resSamples.Count - count, count);
             long[]? upsampleSize = !isFinal && forwardUpsampleSize ? resSamples[^1].shape[2..] : null;
