@@ -33,6 +33,9 @@ public sealed class InflatedConv : nn.Module<Tensor, Tensor>
         {
             weight = new Parameter(empty([outChannels, inChannels, kernelSize, kernelSize], dtype: dtype, device: device));
             bias = new Parameter(empty([outChannels], dtype: dtype, device: device));
+            // Parameters outlive any dispose scope the caller has open.
+            weight.DetachFromDisposeScope();
+            bias.DetachFromDisposeScope();
             nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
             double bound = 1.0 / Math.Sqrt(inChannels * kernelSize * kernelSize);
             nn.init.uniform_(bias, -bound, bound);

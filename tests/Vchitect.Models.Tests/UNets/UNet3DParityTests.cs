@@ -107,4 +107,24 @@ public sealed class UNet3DParityTests(ITestOutputHelper output)
             new WeightLoadOptions { StripPrefix = "weights.", KeyMap = k => k.EndsWith("rotary_emb.freqs", StringComparison.Ordinal) ? null : k }));
         Assert.Contains("rotary_emb.freqs", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Model_built_inside_a_dispose_scope_survives_the_scope()
+    {
+        UNet3DConditionModel model;
+        using (var buildScope = NewDisposeScope())
+        {
+            model = UNetFixtures.TinyModel();
+        }
+
+        using (model)
+        {
+            Assert.All(model.state_dict().Values, t => Assert.False(t.IsInvalid));
+            using var scope = NewDisposeScope();
+            using var file = UNetFixtures.Open(UNetFixtures.UNetFile);
+            using var mode = inference_mode();
+            var y = model.forward(new UNet3DConditionInput(file.ReadTensor("in.sample"), file.ReadTensor("in.timestep"), file.ReadTensor("in.encoder_hidden_states"))).Sample;
+            TensorAssert.Close(file.ReadTensor("out.sample"), y, 1e-4);
+        }
+    }
 }
