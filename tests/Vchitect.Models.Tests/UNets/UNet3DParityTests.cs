@@ -127,4 +127,28 @@ public sealed class UNet3DParityTests(ITestOutputHelper output)
             TensorAssert.Close(file.ReadTensor("out.sample"), y, 1e-4);
         }
     }
+
+    [Fact]
+    public void Sizes_not_divisible_by_the_upsampling_factor_are_restored()
+    {
+        using var scope = NewDisposeScope();
+        using var model = UNetFixtures.TinyModel();
+        using var mode = inference_mode();
+        var sample = randn([1, 4, 3, 7, 9]);
+        var ehs = randn([1, 7, 32]);
+        var y = model.forward(new UNet3DConditionInput(sample, tensor(500L), ehs)).Sample;
+        Assert.Equal(sample.shape, y.shape);
+        Assert.True(y.isfinite().all().item<bool>());
+    }
+
+    [Fact]
+    public void Wrong_input_shapes_throw_naming_the_input()
+    {
+        using var scope = NewDisposeScope();
+        using var model = UNetFixtures.TinyModel();
+        var ex = Assert.Throws<ArgumentException>(() => model.forward(new UNet3DConditionInput(randn([1, 3, 2, 8, 8]), tensor(1L), randn([1, 7, 32]))));
+        Assert.Contains("Sample", ex.Message, StringComparison.Ordinal);
+        ex = Assert.Throws<ArgumentException>(() => model.forward(new UNet3DConditionInput(randn([1, 4, 2, 8, 8]), tensor(1L), randn([1, 7, 16]))));
+        Assert.Contains("EncoderHiddenStates", ex.Message, StringComparison.Ordinal);
+    }
 }
