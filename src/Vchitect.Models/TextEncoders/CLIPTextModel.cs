@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using TorchSharp.Modules;
+using Vchitect.Core.Models;
 using Vchitect.Core.Weights;
 using static TorchSharp.torch;
 
@@ -156,6 +158,54 @@ public sealed class CLIPTextModel : nn.Module<CLIPTextInput, CLIPTextOutput>
     /// <exception cref="StateDictMismatchException">Keys are missing, unexpected or mis-shaped; nothing was changed.</exception>
     public WeightLoadReport LoadWeights(IWeightSource source, ScalarType? dtype = null, Device? device = null) =>
         ModuleWeights.Load(this, source, CheckpointLoadOptions with { DType = dtype, Device = device });
+
+    /// <summary>
+    /// Loads a text encoder from a folder: a component folder holding <c>config.json</c> and weights
+    /// (<c>model.safetensors</c>, <c>pytorch_model.bin</c>, ... in diffusers' order), or a pipeline folder whose
+    /// <c>text_encoder/</c> subfolder does.
+    /// </summary>
+    /// <param name="path">The folder.</param>
+    /// <param name="dtype">Parameter and compute dtype; null for float32.</param>
+    /// <param name="device">Device; null for CPU.</param>
+    /// <param name="logger">Receives a warning listing unknown config keys; null for none.</param>
+    /// <returns>The model in eval mode, which the caller disposes.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">No <c>config.json</c> or no weights file (the paths looked for are named).</exception>
+    /// <exception cref="Vchitect.Core.Configuration.ConfigException">The config is invalid.</exception>
+    /// <exception cref="StateDictMismatchException">The weights do not fit the config.</exception>
+    public static CLIPTextModel FromPretrained(string path, ScalarType? dtype = null, Device? device = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string folder = Path.GetFullPath(path);
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Text encoder folder not found: {folder}");
+        }
+
+        string sub = Path.Combine(folder, "text_encoder");
+        if (!File.Exists(Path.Combine(folder, "config.json")) && Directory.Exists(sub))
+        {
+            folder = sub;
+        }
+
+        CLIPTextConfig config = CLIPTextConfig.Read(Path.Combine(folder, "config.json"), logger);
+        string[] candidates = ModelFolder.WeightFileNames().Select(name => Path.Combine(folder, name)).ToArray();
+        string weights = candidates.FirstOrDefault(File.Exists)
+            ?? throw new FileNotFoundException($"No text encoder weights; looked for: {string.Join(", ", candidates)}.", candidates[0]);
+        var model = new CLIPTextModel(config, dtype, device);
+        try
+        {
+            using IWeightSource source = WeightFiles.Open(weights);
+            model.LoadWeights(source);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
 
     private static string? MapCheckpointKey(string key)
     {

@@ -130,6 +130,33 @@ public sealed class CLIPTextModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void FromPretrained_reads_a_pipeline_folder_with_old_keys()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "clip-te-" + Guid.NewGuid().ToString("N"));
+        string folder = Path.Combine(root, "text_encoder");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var reference = new CLIPTextModel(Tiny(2));
+            var sd = reference.state_dict().ToDictionary(kv => "text_model." + kv.Key, kv => kv.Value);
+            SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), sd);
+            File.WriteAllText(Path.Combine(folder, "config.json"), ConfigFile.ToJson(Tiny(2) with { ModelType = "clip_text_model" }, CLIPTextConfig.JsonTypeInfo));
+            using var model = CLIPTextModel.FromPretrained(root);
+            Assert.Equal(2, model.Config.EosTokenId);
+            var ids = randint(0, 1000, [2, 16]);
+            using var noGrad = no_grad();
+            using var a = reference.forward(new CLIPTextInput(ids));
+            using var b = model.forward(new CLIPTextInput(ids));
+            TensorAssert.Equal(a.PoolerOutput, b.PoolerOutput);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Forward_leaks_no_tensor_and_rejects_bad_input()
     {
         using var model = new CLIPTextModel(Tiny(2));

@@ -89,6 +89,77 @@ public sealed class CLIPTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void Agrees_with_CLIPs_own_bpe_loop_on_random_words()
+    {
+        // A denser merge table over a few letters, checked against a direct port of simple_tokenizer.bpe().
+        string[] merges =
+        [
+            "a b", "b a", "a a", "ab a", "b b</w>", "a b</w>", "c a", "ab ab", "ca b", "a c</w>", "b c", "bc a</w>",
+            "aa b", "c c", "cc a", "ab c</w>", "ba b</w>", "a a</w>", "b a</w>", "c a</w>",
+        ];
+        File.WriteAllText(_v.MergesPath, "#version: 0.2\n" + string.Join("\n", merges) + "\n");
+        var vocab = new List<string>(TinyClipVocab.ByteChars);
+        vocab.AddRange(TinyClipVocab.ByteChars.Select(c => c + "</w>"));
+        vocab.AddRange(merges.Select(m => m.Replace(" ", string.Empty, StringComparison.Ordinal)).Distinct());
+        vocab.Add("<|startoftext|>");
+        vocab.Add("<|endoftext|>");
+        var ids = vocab.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
+        File.WriteAllText(_v.VocabPath, JsonSerializer.Serialize(ids));
+        var tok = CLIPTokenizer.FromFolder(_v.Folder);
+        var ranks = merges.Select((m, i) => (m, i)).ToDictionary(x => x.m, x => x.i);
+        var random = new Random(7);
+        for (int n = 0; n < 500; n++)
+        {
+            string word = new(Enumerable.Range(0, random.Next(1, 12)).Select(_ => "abc"[random.Next(3)]).ToArray());
+            int[] expected = ReferenceBpe(word, ranks).Select(t => ids[t]).ToArray();
+            Assert.Equal(expected, tok.Tokenize(word));
+        }
+    }
+
+    /// <summary>OpenAI simple_tokenizer.bpe: repeatedly merge every occurrence of the lowest-ranked adjacent pair.</summary>
+    private static List<string> ReferenceBpe(string token, Dictionary<string, int> ranks)
+    {
+        var word = token[..^1].Select(c => c.ToString()).ToList();
+        word.Add(token[^1] + "</w>");
+        while (word.Count > 1)
+        {
+            (string A, string B)? best = null;
+            int bestRank = int.MaxValue;
+            for (int i = 0; i < word.Count - 1; i++)
+            {
+                if (ranks.TryGetValue(word[i] + " " + word[i + 1], out int r) && r < bestRank)
+                {
+                    bestRank = r;
+                    best = (word[i], word[i + 1]);
+                }
+            }
+
+            if (best is null)
+            {
+                break;
+            }
+
+            var merged = new List<string>();
+            for (int i = 0; i < word.Count; i++)
+            {
+                if (i < word.Count - 1 && word[i] == best.Value.A && word[i + 1] == best.Value.B)
+                {
+                    merged.Add(word[i] + word[i + 1]);
+                    i++;
+                }
+                else
+                {
+                    merged.Add(word[i]);
+                }
+            }
+
+            word = merged;
+        }
+
+        return word;
+    }
+
+    [Fact]
     public void Lowercases_and_collapses_whitespace()
     {
         var tok = CLIPTokenizer.FromFolder(_v.Folder);
