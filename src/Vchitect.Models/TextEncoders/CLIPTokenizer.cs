@@ -50,8 +50,8 @@ public sealed record CLIPTokenizerOutput(IReadOnlyList<long[]> InputIds, IReadOn
 /// <para>
 /// <see cref="Encode(IReadOnlyList{string})"/> gives BOS (<c>&lt;|startoftext|&gt;</c>, 49406 in CLIP's vocab), at most
 /// <see cref="MaxLength"/> − 2 prompt tokens, EOS (<c>&lt;|endoftext|&gt;</c>, 49407), then the pad token up to
-/// <see cref="MaxLength"/> (77); longer prompts are truncated with one logged warning. Instances are immutable and thread-safe
-/// for encoding.
+/// <see cref="MaxLength"/> (77); longer prompts are truncated with one logged warning. Settings are immutable after loading; use one instance per thread
+/// (the BPE word cache is shared state).
 /// </para>
 /// </remarks>
 public sealed class CLIPTokenizer
