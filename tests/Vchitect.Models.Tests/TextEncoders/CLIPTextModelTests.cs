@@ -157,6 +157,25 @@ public sealed class CLIPTextModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Model_built_inside_a_scope_outlives_it()
+    {
+        CLIPTextModel model;
+        using (NewDisposeScope())
+        {
+            model = new CLIPTextModel(Tiny(2));
+        }
+
+        using (model)
+        using (var ids = randint(0, 1000, [1, 16]))
+        using (no_grad())
+        using (var result = model.forward(new CLIPTextInput(ids)))
+        {
+            Assert.Equal([1L, 16L, 32L], result.LastHiddenState.shape);
+            Assert.False(result.LastHiddenState.isnan().any().item<bool>());
+        }
+    }
+
+    [Fact]
     public void Forward_leaks_no_tensor_and_rejects_bad_input()
     {
         using var model = new CLIPTextModel(Tiny(2));
