@@ -41,6 +41,7 @@ public sealed class ResnetBlock3DCNN : nn.Module<Tensor, Tensor?, Tensor>
             ? nn.Conv3d(inChannels, outChannels, (1, 1, 1), stride: (1, 1, 1), padding: (0, 0, 0), device: device, dtype: dtype)
             : null;
         RegisterComponents();
+        NormInit.Reset(this);
     }
 
     /// <summary>Runs the block on (B, C, F, H, W); the time embedding (B, temb) is ignored when the block has none.</summary>

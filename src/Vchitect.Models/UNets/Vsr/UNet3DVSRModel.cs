@@ -124,6 +124,7 @@ public sealed class UNet3DVSRModel : nn.Module<UNet3DVSRInput, UNet3DVSROutput>
         conv_norm_out = nn.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, affine: true, device: device, dtype: dtype);
         conv_out = new InflatedConv(c.BlockOutChannels[0], c.OutChannels, 3, 1, 1, dtype, device);
         RegisterComponents();
+        NormInit.Reset(this);
     }
 
     /// <summary>The validated config.</summary>
@@ -176,8 +177,13 @@ public sealed class UNet3DVSRModel : nn.Module<UNet3DVSRInput, UNet3DVSROutput>
                 throw new ArgumentException($"ClassLabels must be integer, 0-d or (B) with B = {sample.shape[0]}; got {labels.dtype} [{Shape(labels)}].", nameof(input));
             }
 
-            using var tooHigh = labels.gt(Config.MaxNoiseLevel).any();
-            if (tooHigh.item<bool>())
+            bool tooHigh;
+            using (NewDisposeScope())
+            {
+                tooHigh = labels.gt(Config.MaxNoiseLevel).any().item<bool>();
+            }
+
+            if (tooHigh)
             {
                 throw new ArgumentException($"ClassLabels (noise level) must be at most max_noise_level {Config.MaxNoiseLevel}.", nameof(input));
             }

@@ -47,6 +47,7 @@ public sealed class VsrTransformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
             ? nn.Linear(inChannels, inner, true, device, dtype)
             : nn.Conv2d(inner, inChannels, 1, device: device, dtype: dtype);
         RegisterComponents();
+        NormInit.Reset(this);
     }
 
     /// <summary>Runs the model on (B, C, F, H, W) with text features (B, L, D); returns (B, C, F, H, W).</summary>
