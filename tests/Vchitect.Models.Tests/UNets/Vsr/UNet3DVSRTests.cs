@@ -62,6 +62,28 @@ public sealed class UNet3DVSRTests
     }
 
     [Fact]
+    public void Config_round_trips_and_reads_nested_temporal_options()
+    {
+        var info = UNet3DVSRJsonContext.Default.UNet3DVSRConfig;
+        var preset = UNet3DVSRPresets.LaVieVsr;
+        var again = ConfigFile.Parse(ConfigFile.ToJson(preset, info), info);
+        Assert.True(ConfigFile.JsonEquals(preset, again, info));
+        Assert.Equal("hf-models/stable-diffusion-x4-upscaler/unet", again.ExtensionData!["_name_or_path"].GetString());
+
+        string json = UNet3DVSRPresets.LaVieVsrJson.Replace("\"temporal_shift_fold_div\": 2", "\"temporal_shift_fold_div\": 4", StringComparison.Ordinal);
+        var changed = ConfigFile.Parse(json, info);
+        Assert.Equal(4, changed.TemporalModuleConfig!.TemporalShiftFoldDiv);
+        Assert.Equal("0_i-1_i", changed.TemporalModuleConfig.CrossFrameAttentionMode);
+
+        // Absent fields take the reference constructor's defaults.
+        var defaults = ConfigFile.Parse("{}", info);
+        Assert.Equal([0, 1, 2], defaults.DownTemporalIdx);
+        Assert.False(defaults.MidTemporal);
+        Assert.Equal(1000, defaults.NumClassEmbeds);
+        Assert.Equal(7, defaults.InChannels);
+    }
+
+    [Fact]
     public void Validate_rejects_unsupported_and_invalid_options()
     {
         var c = UNet3DVSRPresets.LaVieVsr;
