@@ -180,6 +180,31 @@ public sealed class UNet3DVSRTests
     }
 
     [Fact]
+    public void Bfloat16_model_follows_the_float32_one_with_a_0d_noise_level()
+    {
+        manual_seed(9);
+        using var a = new UNet3DVSRModel(Tiny);
+        using var b = new UNet3DVSRModel(Tiny, ScalarType.BFloat16);
+        b.load_state_dict(a.state_dict());
+        Assert.All(b.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        a.eval();
+        b.eval();
+        using var noGrad = no_grad();
+        using var inputs = new Inputs(1, 2, 8, 8, seed: 10);
+        using var level = tensor(50L);
+        var r = inputs.Record with { ClassLabels = level };
+        using var ya = a.forward(r).Sample;
+        using var sample16 = r.Sample.to(ScalarType.BFloat16);
+        using var text16 = r.EncoderHiddenStates.to(ScalarType.BFloat16);
+        using var yb = b.forward(r with { Sample = sample16, EncoderHiddenStates = text16 }).Sample;
+        Assert.Equal(ScalarType.BFloat16, yb.dtype);
+        using var yb32 = yb.to(ScalarType.Float32);
+        using var diff = (yb32 - ya).abs().max();
+        using var scale = ya.abs().max();
+        Assert.True(diff.item<float>() < 0.05 * scale.item<float>() + 0.05, $"max |bf16 - fp32| = {diff.item<float>()}, max |fp32| = {scale.item<float>()}");
+    }
+
+    [Fact]
     public void Forward_leaks_no_tensors_and_keeps_its_inputs()
     {
         using var model = new UNet3DVSRModel(Tiny);
