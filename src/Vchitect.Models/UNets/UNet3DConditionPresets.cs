@@ -37,4 +37,10 @@ public static class UNet3DConditionPresets
 
     /// <summary>The LaVie base UNet config (<see cref="LaVieBaseJson"/>), parsed and validated.</summary>
     public static UNet3DConditionConfig LaVieBase => ConfigFile.Parse(LaVieBaseJson, UNet3DConditionJsonContext.Default.UNet3DConditionConfig, "preset lavie_base");
+
+    /// <summary>
+    /// SEINE's UNet: the LaVie base config with <c>in_channels</c> 9, whose input is
+    /// concat([noisy latents (4), mask (1), masked video latents (4)], dim 1) (909,138,516 parameters).
+    /// </summary>
+    public static UNet3DConditionConfig Seine => LaVieBase with { InChannels = 9 };
 }
