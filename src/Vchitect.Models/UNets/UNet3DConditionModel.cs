@@ -64,7 +64,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
             downs[i] = UNet3DConditionConfig.HasCrossAttention(c.DownBlockTypes[i])
                 ? new CrossAttnDownBlock3D(
                     c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                    c.HeadsOf(i), c.CrossAttentionDim, c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                    c.HeadsOf(i), c.CrossAttentionDim, c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame)
                 : new DownBlock3D(
                     c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
                     c.DownsamplePadding, dtype, device);
@@ -73,7 +73,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         down_blocks = nn.ModuleList(downs);
         mid_block = new UNetMidBlock3DCrossAttn(
             c.BlockOutChannels[^1], timeEmbedDim, c.NormNumGroups, c.NormEps, c.MidBlockScaleFactor, c.HeadsOf(n - 1),
-            c.CrossAttentionDim, 1, c.UseLinearProjection, c.UpcastAttention, dtype, device);
+            c.CrossAttentionDim, 1, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame);
 
         var ups = new nn.Module<Tensor, Tensor, IReadOnlyList<Tensor>, Tensor?, long[]?, Tensor>[n];
         int[] reversedChannels = c.BlockOutChannels.Reverse().ToArray();
@@ -93,7 +93,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
             ups[i] = UNet3DConditionConfig.HasCrossAttention(c.UpBlockTypes[i])
                 ? new CrossAttnUpBlock3D(
                     c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                    c.HeadsOf(n - 1 - i), c.CrossAttentionDim, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                    c.HeadsOf(n - 1 - i), c.CrossAttentionDim, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame)
                 : new UpBlock3D(
                     c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
                     dtype, device);
