@@ -19,6 +19,9 @@ public sealed record UNet3DConditionOutput(Tensor Sample);
 /// LaVie's base text-to-video <c>UNet3DConditionModel</c> (<c>base/models/unet.py</c>): SD v1.x's UNet with every conv
 /// applied per frame and a temporal attention (rotary + relative position bias) in every transformer block. Keys match
 /// the reference state dict (<c>lavie_base.pt</c>), including the 16 <c>…attn_temp.rotary_emb.freqs</c> constants.
+/// The same class builds SEINE's UNet (<c>in_channels</c> 9) and, with <c>use_first_frame</c>, LaVie's interpolation UNet
+/// (<c>in_channels</c> 8; sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward, no
+/// rotary/bias keys); see <see cref="UNet3DConditionConfig"/>. VideoBooth's watermark branch is not part of it.
 /// </summary>
 public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3DConditionOutput>
 {
