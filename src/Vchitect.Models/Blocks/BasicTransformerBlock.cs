@@ -4,20 +4,33 @@ using static TorchSharp.torch;
 namespace Vchitect.Models.Blocks;
 
 /// <summary>
-/// LaVie's spatial-temporal <c>BasicTransformerBlock</c> (<c>base/models/attention.py</c>), eval path, on tokens
-/// (B·F, H·W, C): x += attn1(norm1 x); x += attn2(norm2 x, text); regroup to (B·H·W, F, C) and
-/// x += attn_temp(norm_temp x), regroup back; x += ff(norm3 x).
+/// LaVie's spatial-temporal <c>BasicTransformerBlock</c>, eval path, on tokens (B·F, H·W, C). Two layouts with the same
+/// module names:
+/// <list type="bullet">
+/// <item><description>LaVie base / SEINE (<c>base/models/attention.py</c>; <c>useFirstFrame</c> false):
+/// x += attn1(norm1 x); x += attn2(norm2 x, text); regroup to (B·H·W, F, C) and x += attn_temp(norm_temp x), regroup
+/// back; x += ff(norm3 x). <c>attn1</c> is a <see cref="CrossAttention"/>, <c>attn_temp</c> a
+/// <see cref="TemporalAttention"/> (rotary + relative position bias).</description></item>
+/// <item><description>LaVie interpolation / VideoBooth (<c>interpolation/models/attention.py</c>; <c>useFirstFrame</c>
+/// true): x += attn1(norm1 x) with <c>attn1</c> a <see cref="SparseCausalAttention"/>; x += attn2(norm2 x, text);
+/// x += ff(norm3 x); then the temporal attention <b>after</b> the feed-forward: regroup, x += attn_temp(norm_temp x),
+/// regroup back, where <c>attn_temp</c> is a plain <see cref="CrossAttention"/> self-attention over frames with no
+/// positional encoding (no <c>rotary_emb</c> / <c>time_rel_pos_bias</c> keys).</description></item>
+/// </list>
 /// </summary>
 public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Tensor>
 {
-    private readonly CrossAttention attn1;
+    // CrossAttention, or SparseCausalAttention with use_first_frame (one field: the name is the checkpoint key).
+    private readonly nn.Module attn1;
     private readonly LayerNorm norm1;
     private readonly CrossAttention? attn2;
     private readonly LayerNorm? norm2;
-    private readonly TemporalAttention attn_temp;
+    // TemporalAttention, or a position-free CrossAttention with use_first_frame.
+    private readonly nn.Module attn_temp;
     private readonly LayerNorm norm_temp;
     private readonly FeedForward ff;
     private readonly LayerNorm norm3;
+    private readonly bool _useFirstFrame;
 
     /// <summary>Creates the block.</summary>
     /// <param name="dim">Token width.</param>
@@ -28,10 +41,15 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
     /// <param name="upcastAttention">Compute attention in float32.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public BasicTransformerBlock(long dim, long numAttentionHeads, long attentionHeadDim, long? crossAttentionDim, bool attentionBias = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
+    /// <param name="useFirstFrame">The LaVie interpolation / VideoBooth layout: sparse-causal <c>attn1</c> and a
+    /// position-free temporal attention after the feed-forward (see the class summary). False: the LaVie base layout.</param>
+    public BasicTransformerBlock(long dim, long numAttentionHeads, long attentionHeadDim, long? crossAttentionDim, bool attentionBias = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null, bool useFirstFrame = false)
         : base(nameof(BasicTransformerBlock))
     {
-        attn1 = new CrossAttention(dim, null, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device);
+        _useFirstFrame = useFirstFrame;
+        attn1 = useFirstFrame
+            ? new SparseCausalAttention(dim, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device)
+            : new CrossAttention(dim, null, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device);
         norm1 = nn.LayerNorm(dim, device: device, dtype: dtype);
         if (crossAttentionDim is not null)
         {
@@ -39,7 +57,9 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
             norm2 = nn.LayerNorm(dim, device: device, dtype: dtype);
         }
 
-        attn_temp = new TemporalAttention(dim, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device);
+        attn_temp = useFirstFrame
+            ? new CrossAttention(dim, null, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device)
+            : new TemporalAttention(dim, numAttentionHeads, attentionHeadDim, attentionBias, upcastAttention, dtype, device);
         norm_temp = nn.LayerNorm(dim, device: device, dtype: dtype);
         ff = new FeedForward(dim, 4, dtype, device);
         norm3 = nn.LayerNorm(dim, device: device, dtype: dtype);
@@ -54,20 +74,47 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
     {
         // BasicTransformerBlock.forward (not self.training)
         using var scope = NewDisposeScope();
-        var h = attn1.forward(norm1.forward(hiddenStates), null) + hiddenStates;
+        var normed = norm1.forward(hiddenStates);
+        var h = attn1 switch
+        {
+            SparseCausalAttention sparse => sparse.forward(normed, videoLength),
+            CrossAttention dense => dense.forward(normed, null),
+            _ => throw new InvalidOperationException("attn1 has an unexpected type."),
+        } + hiddenStates;
         if (attn2 is not null)
         {
             h = attn2.forward(norm2!.forward(h), encoderHiddenStates) + h;
         }
 
+        if (_useFirstFrame)
+        {
+            // interpolation/models/attention.py: feed-forward, then temporal attention
+            h = ff.forward(norm3.forward(h)) + h;
+            h = Temporal(h, videoLength);
+        }
+        else
+        {
+            h = Temporal(h, videoLength);
+            h = ff.forward(norm3.forward(h)) + h;
+        }
+
+        return h.MoveToOuterDisposeScope();
+    }
+
+    private Tensor Temporal(Tensor h, long videoLength)
+    {
         // "(b f) d c -> (b d) f c"
         long bf = h.shape[0], d = h.shape[1], c = h.shape[2], b = bf / videoLength;
         h = h.reshape(b, videoLength, d, c).transpose(1, 2).reshape(b * d, videoLength, c);
-        h = attn_temp.forward(norm_temp.forward(h)) + h;
+        var normed = norm_temp.forward(h);
+        h = attn_temp switch
+        {
+            TemporalAttention positional => positional.forward(normed),
+            CrossAttention plain => plain.forward(normed, null),
+            _ => throw new InvalidOperationException("attn_temp has an unexpected type."),
+        } + h;
 
         // "(b d) f c -> (b f) d c"
-        h = h.reshape(b, d, videoLength, c).transpose(1, 2).reshape(bf, d, c);
-        h = ff.forward(norm3.forward(h)) + h;
-        return h.MoveToOuterDisposeScope();
+        return h.reshape(b, d, videoLength, c).transpose(1, 2).reshape(bf, d, c);
     }
 }

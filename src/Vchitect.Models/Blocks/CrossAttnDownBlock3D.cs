@@ -28,7 +28,8 @@ public sealed class CrossAttnDownBlock3D : nn.Module<Tensor, Tensor, Tensor?, Do
     /// <param name="upcastAttention">Attention in float32.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public CrossAttnDownBlock3D(long numLayers, long inChannels, long outChannels, long tembChannels, bool addDownsample, long groups, double eps, long heads, long crossAttentionDim, long downsamplePadding = 1, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
+    /// <param name="useFirstFrame">LaVie interpolation / VideoBooth transformer blocks (sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward); see <see cref="BasicTransformerBlock"/>.</param>
+    public CrossAttnDownBlock3D(long numLayers, long inChannels, long outChannels, long tembChannels, bool addDownsample, long groups, double eps, long heads, long crossAttentionDim, long downsamplePadding = 1, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null, bool useFirstFrame = false)
         : base(nameof(CrossAttnDownBlock3D))
     {
         var res = new ResnetBlock3D[numLayers];
@@ -36,7 +37,7 @@ public sealed class CrossAttnDownBlock3D : nn.Module<Tensor, Tensor, Tensor?, Do
         for (int i = 0; i < numLayers; i++)
         {
             res[i] = new ResnetBlock3D(i == 0 ? inChannels : outChannels, outChannels, tembChannels, groups, eps, 1.0, dtype, device);
-            att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device);
+            att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device, useFirstFrame);
         }
 
         attentions = nn.ModuleList(att);

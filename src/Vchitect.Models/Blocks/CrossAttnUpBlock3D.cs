@@ -28,7 +28,8 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
     /// <param name="upcastAttention">Attention in float32.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public CrossAttnUpBlock3D(long numLayers, long inChannels, long outChannels, long prevOutputChannels, long tembChannels, bool addUpsample, long groups, double eps, long heads, long crossAttentionDim, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
+    /// <param name="useFirstFrame">LaVie interpolation / VideoBooth transformer blocks (sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward); see <see cref="BasicTransformerBlock"/>.</param>
+    public CrossAttnUpBlock3D(long numLayers, long inChannels, long outChannels, long prevOutputChannels, long tembChannels, bool addUpsample, long groups, double eps, long heads, long crossAttentionDim, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null, bool useFirstFrame = false)
         : base(nameof(CrossAttnUpBlock3D))
     {
         var res = new ResnetBlock3D[numLayers];
@@ -38,7 +39,7 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
             long resSkip = i == numLayers - 1 ? inChannels : outChannels;
             long resIn = i == 0 ? prevOutputChannels : outChannels;
             res[i] = new ResnetBlock3D(resIn + resSkip, outChannels, tembChannels, groups, eps, 1.0, dtype, device);
-            att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device);
+            att[i] = new Transformer3DModel(heads, outChannels / heads, outChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device, useFirstFrame);
         }
 
         attentions = nn.ModuleList(att);

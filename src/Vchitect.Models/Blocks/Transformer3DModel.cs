@@ -28,7 +28,8 @@ public sealed class Transformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
     /// <param name="attentionBias">Whether q/k/v have a bias.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public Transformer3DModel(long numAttentionHeads, long attentionHeadDim, long inChannels, long numLayers = 1, long normNumGroups = 32, long? crossAttentionDim = null, bool useLinearProjection = false, bool upcastAttention = false, bool attentionBias = false, ScalarType? dtype = null, Device? device = null)
+    /// <param name="useFirstFrame">LaVie interpolation / VideoBooth transformer blocks (sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward); see <see cref="BasicTransformerBlock"/>.</param>
+    public Transformer3DModel(long numAttentionHeads, long attentionHeadDim, long inChannels, long numLayers = 1, long normNumGroups = 32, long? crossAttentionDim = null, bool useLinearProjection = false, bool upcastAttention = false, bool attentionBias = false, ScalarType? dtype = null, Device? device = null, bool useFirstFrame = false)
         : base(nameof(Transformer3DModel))
     {
         long inner = numAttentionHeads * attentionHeadDim;
@@ -40,7 +41,7 @@ public sealed class Transformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
         var blocks = new BasicTransformerBlock[numLayers];
         for (int i = 0; i < numLayers; i++)
         {
-            blocks[i] = new BasicTransformerBlock(inner, numAttentionHeads, attentionHeadDim, crossAttentionDim, attentionBias, upcastAttention, dtype, device);
+            blocks[i] = new BasicTransformerBlock(inner, numAttentionHeads, attentionHeadDim, crossAttentionDim, attentionBias, upcastAttention, dtype, device, useFirstFrame);
         }
 
         transformer_blocks = nn.ModuleList(blocks);

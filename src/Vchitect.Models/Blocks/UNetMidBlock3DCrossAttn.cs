@@ -22,7 +22,8 @@ public sealed class UNetMidBlock3DCrossAttn : nn.Module<Tensor, Tensor, Tensor?,
     /// <param name="upcastAttention">Attention in float32.</param>
     /// <param name="dtype">Parameter dtype; null for the default dtype.</param>
     /// <param name="device">Parameter device; null for the default device.</param>
-    public UNetMidBlock3DCrossAttn(long inChannels, long tembChannels, long groups, double eps, double outputScaleFactor, long heads, long crossAttentionDim, long numLayers = 1, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null)
+    /// <param name="useFirstFrame">LaVie interpolation / VideoBooth transformer blocks (sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward); see <see cref="BasicTransformerBlock"/>.</param>
+    public UNetMidBlock3DCrossAttn(long inChannels, long tembChannels, long groups, double eps, double outputScaleFactor, long heads, long crossAttentionDim, long numLayers = 1, bool useLinearProjection = false, bool upcastAttention = false, ScalarType? dtype = null, Device? device = null, bool useFirstFrame = false)
         : base(nameof(UNetMidBlock3DCrossAttn))
     {
         var res = new ResnetBlock3D[numLayers + 1];
@@ -30,7 +31,7 @@ public sealed class UNetMidBlock3DCrossAttn : nn.Module<Tensor, Tensor, Tensor?,
         res[0] = new ResnetBlock3D(inChannels, inChannels, tembChannels, groups, eps, outputScaleFactor, dtype, device);
         for (int i = 0; i < numLayers; i++)
         {
-            att[i] = new Transformer3DModel(heads, inChannels / heads, inChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device);
+            att[i] = new Transformer3DModel(heads, inChannels / heads, inChannels, 1, groups, crossAttentionDim, useLinearProjection, upcastAttention, false, dtype, device, useFirstFrame);
             res[i + 1] = new ResnetBlock3D(inChannels, inChannels, tembChannels, groups, eps, outputScaleFactor, dtype, device);
         }
 

@@ -10,6 +10,21 @@ namespace Vchitect.Models.UNets;
 /// reference constructor's. An SD 2-D config reads as well: 2-D block names are mapped to their 3-D versions, as
 /// <c>from_pretrained_2d</c> does (<see cref="Inflate"/>).
 /// </summary>
+/// <remarks>
+/// The published LaVie-family UNets share one config schema but come from different model files; both of them have
+/// <c>use_relative_position</c> false, so <c>use_first_frame</c> is the flag that tells them apart:
+/// <list type="bullet">
+/// <item><description><c>use_first_frame: false</c> → LaVie base (<c>base/models</c>) and SEINE (<c>in_channels</c> 9):
+/// spatial <c>attn1</c>, temporal attention with rotary embedding and relative position bias, placed before the
+/// feed-forward (keys include <c>attn_temp.rotary_emb.freqs</c> and <c>attn_temp.time_rel_pos_bias.*</c>).</description></item>
+/// <item><description><c>use_first_frame: true</c> → LaVie interpolation (<c>interpolation/models</c>, <c>in_channels</c> 8)
+/// and VideoBooth's UNet without its watermark branch: sparse-causal <c>attn1</c> (frame f attends to frames 0 and
+/// f − 1), and a plain temporal self-attention with no positional encoding placed after the feed-forward (keys
+/// <c>attn_temp.{to_q,to_k,to_v,to_out.0}</c> only).</description></item>
+/// </list>
+/// <c>use_relative_position: true</c> (the interpolation code's BERT-style <c>distance_embedding</c>, unused by any
+/// published checkpoint) is not supported.
+/// </remarks>
 public sealed record UNet3DConditionConfig : DiffusersConfig
 {
     private static readonly string[] DownTypes = ["CrossAttnDownBlock3D", "DownBlock3D"];
@@ -19,7 +34,7 @@ public sealed record UNet3DConditionConfig : DiffusersConfig
     [JsonPropertyName("sample_size")]
     public int? SampleSize { get; init; }
 
-    /// <summary>Input channels (4; SEINE 9). Default 4.</summary>
+    /// <summary>Input channels (4; LaVie interpolation 8; SEINE 9). Default 4.</summary>
     [JsonPropertyName("in_channels")]
     public int InChannels { get; init; } = 4;
 
@@ -51,7 +66,7 @@ public sealed record UNet3DConditionConfig : DiffusersConfig
     [JsonPropertyName("up_block_types")]
     public string[] UpBlockTypes { get; init; } = ["UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"];
 
-    /// <summary>Use attn1 as a second cross-attention, per down block. Only false is supported. Default false.</summary>
+    /// <summary>Use attn1 as a second cross-attention, per down block (LaVie VSR). Only false is supported. Default false.</summary>
     [JsonPropertyName("only_cross_attention")]
     [JsonConverter(typeof(BoolOrArrayConverter))]
     public bool[] OnlyCrossAttention { get; init; } = [false];
@@ -120,22 +135,30 @@ public sealed record UNet3DConditionConfig : DiffusersConfig
     [JsonPropertyName("resnet_time_scale_shift")]
     public string ResnetTimeScaleShift { get; init; } = "default";
 
-    /// <summary>Sparse-causal attn1 (LaVie interpolation, VideoBooth): not supported by this model (must be false). Default false.</summary>
+    /// <summary>
+    /// True: the LaVie interpolation / VideoBooth transformer blocks: sparse-causal <c>attn1</c> (frame f attends to
+    /// frames 0 and max(f − 1, 0)) and a position-free temporal attention after the feed-forward. False: the LaVie base /
+    /// SEINE blocks (rotary + relative-bias temporal attention before the feed-forward). Default false.
+    /// </summary>
     [JsonPropertyName("use_first_frame")]
     public bool UseFirstFrame { get; init; }
 
-    /// <summary>LaVie's unused top-level relative position option: must be false (LaVie base forces it off). Default false.</summary>
+    /// <summary>
+    /// LaVie's relative position option. Must be false (LaVie base forces it off; the interpolation config leaves it
+    /// out): true would add the interpolation code's BERT-style <c>distance_embedding</c>, which is not supported. Default false.
+    /// </summary>
     [JsonPropertyName("use_relative_position")]
     public bool UseRelativePosition { get; init; }
 
-    /// <summary>The same config with 2-D block names replaced by 3-D ones (what <c>from_pretrained_2d</c> does to an SD config).</summary>
+    /// <summary>
+    /// The same config with 2-D block names replaced by 3-D ones (what <c>from_pretrained_2d</c> does to an SD config).
+    /// <see cref="UseFirstFrame"/> and <see cref="UseRelativePosition"/> are kept as they are.
+    /// </summary>
     public UNet3DConditionConfig Inflate() => this with
     {
         DownBlockTypes = DownBlockTypes.Select(To3D).ToArray(),
         UpBlockTypes = UpBlockTypes.Select(To3D).ToArray(),
         MidBlockType = To3D(MidBlockType),
-        UseFirstFrame = false,
-        UseRelativePosition = false,
     };
 
     /// <summary>Heads of down block <paramref name="index"/> (one value for all, or per block).</summary>
@@ -177,7 +200,8 @@ public sealed record UNet3DConditionConfig : DiffusersConfig
             int heads = HeadsOf(i);
             int channels = BlockOutChannels[i];
             ConfigException.ThrowIfNot(channels % heads == 0, "attention_head_dim", $"is {heads} heads at block {i}; must divide its {channels} channels.");
-            ConfigException.ThrowIfNot(channels / heads >= 32, "attention_head_dim", $"is {heads} heads at block {i}, giving {channels / heads} channels per head; temporal attention rotates 32 channels per head, so at least 32 are needed.");
+            // Only the rotary temporal attention (use_first_frame false) needs 32 channels per head.
+            ConfigException.ThrowIfNot(UseFirstFrame || channels / heads >= 32, "attention_head_dim", $"is {heads} heads at block {i}, giving {channels / heads} channels per head; temporal attention rotates 32 channels per head, so at least 32 are needed.");
         }
 
         ThrowIfUnsupported("mid_block_type", MidBlockType, ["UNetMidBlock3DCrossAttn"]);
@@ -187,8 +211,7 @@ public sealed record UNet3DConditionConfig : DiffusersConfig
         NotSupportedIf(NumClassEmbeds is not null, "num_class_embeds", NumClassEmbeds?.ToString(CultureInfo.InvariantCulture) ?? "", "null");
         NotSupportedIf(!string.Equals(ResnetTimeScaleShift, "default", StringComparison.Ordinal), "resnet_time_scale_shift", ResnetTimeScaleShift, "default");
         NotSupportedIf(OnlyCrossAttention!.Any(b => b), "only_cross_attention", "true", "false");
-        NotSupportedIf(UseFirstFrame, "use_first_frame", "true", "false (sparse-causal attention is not part of the LaVie base UNet)");
-        NotSupportedIf(UseRelativePosition, "use_relative_position", "true", "false (LaVie base forces it off)");
+        NotSupportedIf(UseRelativePosition, "use_relative_position", "true", "false (LaVie base forces it off; the distance-embedding variant of the interpolation code is not implemented)");
     }
 
     /// <summary>Maps a 2-D diffusers block name to its 3-D counterpart; 3-D and unknown names are returned unchanged.</summary>

@@ -19,6 +19,9 @@ public sealed record UNet3DConditionOutput(Tensor Sample);
 /// LaVie's base text-to-video <c>UNet3DConditionModel</c> (<c>base/models/unet.py</c>): SD v1.x's UNet with every conv
 /// applied per frame and a temporal attention (rotary + relative position bias) in every transformer block. Keys match
 /// the reference state dict (<c>lavie_base.pt</c>), including the 16 <c>…attn_temp.rotary_emb.freqs</c> constants.
+/// The same class builds SEINE's UNet (<c>in_channels</c> 9) and, with <c>use_first_frame</c>, LaVie's interpolation UNet
+/// (<c>in_channels</c> 8; sparse-causal <c>attn1</c>, position-free temporal attention after the feed-forward, no
+/// rotary/bias keys); see <see cref="UNet3DConditionConfig"/>. VideoBooth's watermark branch is not part of it.
 /// </summary>
 public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3DConditionOutput>
 {
@@ -64,7 +67,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
             downs[i] = UNet3DConditionConfig.HasCrossAttention(c.DownBlockTypes[i])
                 ? new CrossAttnDownBlock3D(
                     c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                    c.HeadsOf(i), c.CrossAttentionDim, c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                    c.HeadsOf(i), c.CrossAttentionDim, c.DownsamplePadding, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame)
                 : new DownBlock3D(
                     c.LayersPerBlock, inputChannel, outputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
                     c.DownsamplePadding, dtype, device);
@@ -73,7 +76,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         down_blocks = nn.ModuleList(downs);
         mid_block = new UNetMidBlock3DCrossAttn(
             c.BlockOutChannels[^1], timeEmbedDim, c.NormNumGroups, c.NormEps, c.MidBlockScaleFactor, c.HeadsOf(n - 1),
-            c.CrossAttentionDim, 1, c.UseLinearProjection, c.UpcastAttention, dtype, device);
+            c.CrossAttentionDim, 1, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame);
 
         var ups = new nn.Module<Tensor, Tensor, IReadOnlyList<Tensor>, Tensor?, long[]?, Tensor>[n];
         int[] reversedChannels = c.BlockOutChannels.Reverse().ToArray();
@@ -93,7 +96,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
             ups[i] = UNet3DConditionConfig.HasCrossAttention(c.UpBlockTypes[i])
                 ? new CrossAttnUpBlock3D(
                     c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
-                    c.HeadsOf(n - 1 - i), c.CrossAttentionDim, c.UseLinearProjection, c.UpcastAttention, dtype, device)
+                    c.HeadsOf(n - 1 - i), c.CrossAttentionDim, c.UseLinearProjection, c.UpcastAttention, dtype, device, c.UseFirstFrame)
                 : new UpBlock3D(
                     c.LayersPerBlock + 1, inputChannel, outputChannel, prevOutputChannel, timeEmbedDim, !isFinal, c.NormNumGroups, c.NormEps,
                     dtype, device);

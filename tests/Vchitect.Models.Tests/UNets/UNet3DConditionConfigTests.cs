@@ -61,7 +61,6 @@ public sealed class UNet3DConditionConfigTests
     }
 
     [Theory]
-    [InlineData("""{"use_first_frame": true}""", "use_first_frame")]
     [InlineData("""{"use_relative_position": true}""", "use_relative_position")]
     [InlineData("""{"act_fn": "gelu"}""", "act_fn")]
     [InlineData("""{"only_cross_attention": [false, true, false, false]}""", "only_cross_attention")]
@@ -82,8 +81,43 @@ public sealed class UNet3DConditionConfigTests
     [Fact]
     public void Model_constructor_validates_a_config_built_in_code()
     {
-        var bad = UNet3DConditionPresets.LaVieBase with { UseFirstFrame = true };
+        var bad = UNet3DConditionPresets.LaVieBase with { UseRelativePosition = true };
         var ex = Assert.Throws<NotSupportedException>(() => new UNet3DConditionModel(bad));
-        Assert.Contains("use_first_frame", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("use_relative_position", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Use_first_frame_is_supported_and_kept_by_inflate()
+    {
+        var c = Parse("""{"use_first_frame": true, "in_channels": 8}""");
+        Assert.True(c.UseFirstFrame);
+        Assert.True(c.Inflate().UseFirstFrame);
+        Assert.Equal(8, c.InChannels);
+    }
+
+    [Fact]
+    public void Use_first_frame_lifts_the_rotary_head_width_limit_only()
+    {
+        // 64 channels / 4 heads = 16 per head: too narrow for the rotary temporal attention, fine without it.
+        const string json = """{"block_out_channels": [64], "down_block_types": ["CrossAttnDownBlock3D"], "up_block_types": ["CrossAttnUpBlock3D"], "attention_head_dim": 4, "norm_num_groups": 32, "use_first_frame": %s}""";
+        Parse(json.Replace("%s", "true", StringComparison.Ordinal));
+        Assert.ThrowsAny<Exception>(() => Parse(json.Replace("%s", "false", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Interpolation_preset_is_the_sd14_config_with_8_channels_and_first_frame_attention()
+    {
+        var c = UNet3DConditionPresets.LaVieInterpolation;
+        Assert.Equal(8, c.InChannels);
+        Assert.True(c.UseFirstFrame);
+        Assert.False(c.UseRelativePosition);
+        var b = UNet3DConditionPresets.LaVieBase;
+        Assert.Equal(b.BlockOutChannels, c.BlockOutChannels);
+        Assert.Equal(b.DownBlockTypes, c.DownBlockTypes);
+        Assert.Equal(b.UpBlockTypes, c.UpBlockTypes);
+        Assert.Equal(b.AttentionHeadDim, c.AttentionHeadDim);
+        Assert.Equal(b.CrossAttentionDim, c.CrossAttentionDim);
+        Assert.Empty(c.UnknownKeys);
+        Assert.Equal(9, UNet3DConditionPresets.Seine.InChannels);
     }
 }
