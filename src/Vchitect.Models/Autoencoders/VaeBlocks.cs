@@ -15,21 +15,8 @@ internal sealed record VaeLayerFactory(ScalarType? DType, Device? Device, string
     public Conv2d Conv(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0) =>
         nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, device: Device, dtype: DType);
 
-    /// <summary>
-    /// A GroupNorm initialised as PyTorch does (weight 1, bias 0): TorchSharp 0.107's GroupNorm leaves its affine
-    /// parameters uninitialised, which gives garbage (even NaN) in a model used before loading weights.
-    /// </summary>
-    public GroupNorm Norm(long groups, long channels)
-    {
-        var norm = nn.GroupNorm(groups, channels, NormEps, affine: true, device: Device, dtype: DType);
-        using (no_grad())
-        {
-            norm.weight!.fill_(1);
-            norm.bias!.zero_();
-        }
-
-        return norm;
-    }
+    /// <summary>A GroupNorm with weight 1 and bias 0 (see <see cref="Blocks.Norms.GroupNorm"/>).</summary>
+    public GroupNorm Norm(long groups, long channels) => Blocks.Norms.GroupNorm(groups, channels, NormEps, Device, DType);
 
     public Linear Linear(long inFeatures, long outFeatures) =>
         nn.Linear(inFeatures, outFeatures, hasBias: true, device: Device, dtype: DType);

@@ -31,10 +31,10 @@ public sealed class ResnetBlock3D : nn.Module<Tensor, Tensor, Tensor>
         : base(nameof(ResnetBlock3D))
     {
         _outputScaleFactor = outputScaleFactor;
-        norm1 = nn.GroupNorm(groups, inChannels, eps, affine: true, device: device, dtype: dtype);
+        norm1 = Norms.GroupNorm(groups, inChannels, eps, device, dtype);
         conv1 = new InflatedConv(inChannels, outChannels, 3, 1, 1, dtype, device);
         time_emb_proj = nn.Linear(tembChannels, outChannels, device: device, dtype: dtype);
-        norm2 = nn.GroupNorm(groups, outChannels, eps, affine: true, device: device, dtype: dtype);
+        norm2 = Norms.GroupNorm(groups, outChannels, eps, device, dtype);
         conv2 = new InflatedConv(outChannels, outChannels, 3, 1, 1, dtype, device);
         conv_shortcut = inChannels != outChannels ? new InflatedConv(inChannels, outChannels, 1, 1, 0, dtype, device) : null;
         RegisterComponents();

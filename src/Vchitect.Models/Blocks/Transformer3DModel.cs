@@ -34,7 +34,7 @@ public sealed class Transformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
     {
         long inner = numAttentionHeads * attentionHeadDim;
         _useLinearProjection = useLinearProjection;
-        norm = nn.GroupNorm(normNumGroups, inChannels, 1e-6, affine: true, device: device, dtype: dtype);
+        norm = Norms.GroupNorm(normNumGroups, inChannels, 1e-6, device, dtype);
         proj_in = useLinearProjection
             ? nn.Linear(inChannels, inner, true, device, dtype)
             : nn.Conv2d(inChannels, inner, 1, device: device, dtype: dtype);

@@ -103,7 +103,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         }
 
         up_blocks = nn.ModuleList(ups);
-        conv_norm_out = nn.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, affine: true, device: device, dtype: dtype);
+        conv_norm_out = Norms.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, device, dtype);
         conv_out = new InflatedConv(c.BlockOutChannels[0], c.OutChannels, 3, 1, 1, dtype, device);
         RegisterComponents();
     }

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Vchitect.Models.Blocks;
 using static TorchSharp.torch;
 
 namespace Vchitect.Models.UNets.Vsr;
@@ -32,16 +33,15 @@ public sealed class ResnetBlock3DCNN : nn.Module<Tensor, Tensor?, Tensor>
         : base(nameof(ResnetBlock3DCNN))
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(kernel % 2, 1L, nameof(kernel));
-        norm1 = nn.GroupNorm(groups, inChannels, eps, affine: true, device: device, dtype: dtype);
+        norm1 = Norms.GroupNorm(groups, inChannels, eps, device, dtype);
         conv1 = nn.Conv3d(inChannels, outChannels, (kernel, 1, 1), stride: (1, 1, 1), padding: ((kernel - 1) / 2, 0, 0), device: device, dtype: dtype);
         time_emb_proj = tembChannels is long t ? nn.Linear(t, outChannels, device: device, dtype: dtype) : null;
-        norm2 = nn.GroupNorm(groups, outChannels, eps, affine: true, device: device, dtype: dtype);
+        norm2 = Norms.GroupNorm(groups, outChannels, eps, device, dtype);
         conv2 = nn.Conv3d(outChannels, outChannels, (3, 1, 1), stride: (1, 1, 1), padding: (1, 0, 0), device: device, dtype: dtype);
         conv_shortcut = inChannels != outChannels
             ? nn.Conv3d(inChannels, outChannels, (1, 1, 1), stride: (1, 1, 1), padding: (0, 0, 0), device: device, dtype: dtype)
             : null;
         RegisterComponents();
-        NormInit.Reset(this);
     }
 
     /// <summary>Runs the block on (B, C, F, H, W); the time embedding (B, temb) is ignored when the block has none.</summary>

@@ -40,7 +40,6 @@ public sealed class TemporalModule3D : nn.Module<Tensor, Tensor, Tensor>
         }
 
         RegisterComponents();
-        NormInit.Reset(this);
     }
 
     /// <summary>Runs the module on (B, C, F, H, W) with the time embedding (B, temb).</summary>

@@ -121,10 +121,9 @@ public sealed class UNet3DVSRModel : nn.Module<UNet3DVSRInput, UNet3DVSROutput>
 
         up_blocks = nn.ModuleList(ups);
         up_temporal_blocks = nn.ModuleList(upTemporal);
-        conv_norm_out = nn.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, affine: true, device: device, dtype: dtype);
+        conv_norm_out = Norms.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, device, dtype);
         conv_out = new InflatedConv(c.BlockOutChannels[0], c.OutChannels, 3, 1, 1, dtype, device);
         RegisterComponents();
-        NormInit.Reset(this);
     }
 
     /// <summary>The validated config.</summary>

@@ -57,7 +57,6 @@ public sealed class VsrBasicTransformerBlock : nn.Module<Tensor, Tensor?, long, 
         ff = new FeedForward(dim, 4, dtype, device);
         norm3 = nn.LayerNorm(dim, device: device, dtype: dtype);
         RegisterComponents();
-        NormInit.Reset(this);
     }
 
     /// <summary>Runs the block.</summary>

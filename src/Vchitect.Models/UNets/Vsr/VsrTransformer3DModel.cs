@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Vchitect.Models.Blocks;
 using static TorchSharp.torch;
 
 namespace Vchitect.Models.UNets.Vsr;
@@ -36,7 +37,7 @@ public sealed class VsrTransformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
         ArgumentOutOfRangeException.ThrowIfNotEqual(inner, inChannels, nameof(attentionHeadDim));
         _useLinearProjection = useLinearProjection;
         resblock_temporal = new ResnetBlock3DCNN(inChannels, inChannels, 3, null, 32, 1e-6, dtype, device);
-        norm = nn.GroupNorm(normNumGroups, inChannels, 1e-6, affine: true, device: device, dtype: dtype);
+        norm = Norms.GroupNorm(normNumGroups, inChannels, 1e-6, device, dtype);
         proj_in = useLinearProjection
             ? nn.Linear(inChannels, inner, true, device, dtype)
             : nn.Conv2d(inChannels, inner, 1, device: device, dtype: dtype);
@@ -47,7 +48,6 @@ public sealed class VsrTransformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
             ? nn.Linear(inChannels, inner, true, device, dtype)
             : nn.Conv2d(inner, inChannels, 1, device: device, dtype: dtype);
         RegisterComponents();
-        NormInit.Reset(this);
     }
 
     /// <summary>Runs the model on (B, C, F, H, W) with text features (B, L, D); returns (B, C, F, H, W).</summary>
