@@ -45,6 +45,7 @@ public sealed class LaVieVideoPipeline : IDisposable
     private readonly AutoencoderKL _vae;
     private readonly DiffusersConfig _schedulerConfig;
     private readonly ILogger _logger;
+    private readonly Dictionary<LaVieScheduler, IScheduler> _schedulers = [];
     private bool _disposed;
 
     /// <summary>Not available yet: the embedded default model arrives with issue 5.</summary>
@@ -240,8 +241,9 @@ public sealed class LaVieVideoPipeline : IDisposable
         switch (options.Scheduler)
         {
             case LaVieScheduler.Ddpm:
-                var ddpm = (DDPMScheduler)SchedulerRegistry.Default.Create(_schedulerConfig, DDPMScheduler.ClassName);
-                return new DDPMScheduler(ddpm.TypedConfig.AsDiffusers016());
+                var ddpm = _schedulerConfig as DDPMSchedulerConfig
+                    ?? ((DDPMScheduler)SchedulerRegistry.Default.Create(_schedulerConfig, DDPMScheduler.ClassName)).TypedConfig;
+                return new DDPMScheduler(ddpm.AsDiffusers016());
             case LaVieScheduler.Ddim:
                 var ddim = (DDIMScheduler)SchedulerRegistry.Default.Create(_schedulerConfig, DDIMScheduler.ClassName);
                 ddim.Eta = (float)options.Eta;
@@ -251,6 +253,23 @@ public sealed class LaVieVideoPipeline : IDisposable
             default:
                 throw new ArgumentOutOfRangeException(nameof(options), options.Scheduler, "Unknown LaVieScheduler.");
         }
+    }
+
+    // One scheduler per kind, reused: SetTimesteps resets its state, and its tables (detached tensors) are made once.
+    private IScheduler GetScheduler(LaVieOptions options)
+    {
+        if (!_schedulers.TryGetValue(options.Scheduler, out var scheduler))
+        {
+            scheduler = CreateScheduler(options);
+            _schedulers[options.Scheduler] = scheduler;
+        }
+
+        if (scheduler is DDIMScheduler ddim)
+        {
+            ddim.Eta = (float)options.Eta;
+        }
+
+        return scheduler;
     }
 
     private List<Video> Run(IReadOnlyList<string> prompts, LaVieOptions? options, DenoisingStepCallback? stepCallback, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
@@ -272,7 +291,7 @@ public sealed class LaVieVideoPipeline : IDisposable
 
         options ??= new LaVieOptions();
         options.Validate(_vae.SpatialScaleFactor, TrainTimesteps(_schedulerConfig));
-        var scheduler = CreateScheduler(options);
+        var scheduler = GetScheduler(options);
         cancellationToken.ThrowIfCancellationRequested();
 
         var clock = Stopwatch.StartNew();
