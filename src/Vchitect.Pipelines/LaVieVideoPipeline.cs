@@ -120,13 +120,12 @@ public sealed class LaVieVideoPipeline : IDisposable
     /// <exception cref="FileNotFoundException">A config or weights file is missing.</exception>
     /// <exception cref="ConfigException">A config is invalid.</exception>
     /// <exception cref="StateDictMismatchException">Weights do not fit their config.</exception>
-    /// <exception cref="NotSupportedException">The folder's CLIP text encoder cannot be loaded by this version.</exception>
     public static LaVieVideoPipeline FromPretrained(string path, Device? device = null, ScalarType? dtype = null, ILogger? logger = null) =>
         FromPretrained(path, new LaVieLoadOptions(), device, dtype, logger);
 
     /// <summary>Loads a model folder as <see cref="FromPretrained(string, Device?, ScalarType?, ILogger?)"/> does, with explicit parts.</summary>
     /// <param name="path">The folder.</param>
-    /// <param name="loadOptions">Where the UNet weights are; an optional prompt encoder.</param>
+    /// <param name="loadOptions">Where the UNet weights are; an optional prompt encoder used instead of the folder's CLIP (taken over even when loading fails).</param>
     /// <param name="device">Device; null for the CPU.</param>
     /// <param name="dtype">Weights dtype; null for float32.</param>
     /// <param name="logger">Receives load warnings; null for none.</param>
@@ -134,20 +133,18 @@ public sealed class LaVieVideoPipeline : IDisposable
     /// <exception cref="FileNotFoundException">A config or weights file is missing.</exception>
     /// <exception cref="ConfigException">A config is invalid.</exception>
     /// <exception cref="StateDictMismatchException">Weights do not fit their config.</exception>
-    /// <exception cref="NotSupportedException">No prompt encoder was given and this version cannot load the folder's CLIP text encoder.</exception>
     public static LaVieVideoPipeline FromPretrained(string path, LaVieLoadOptions loadOptions, Device? device = null, ScalarType? dtype = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(loadOptions);
         var folder = ModelFolder.Open(path);
         var schedulerConfig = ReadSchedulerConfig(folder, logger);
-        var promptEncoder = loadOptions.PromptEncoder
-            ?? throw new NotSupportedException(
-                "Loading the folder's CLIP tokenizer and text encoder is not available in this version yet; pass LaVieLoadOptions.PromptEncoder.");
+        IPromptEncoder? promptEncoder = loadOptions.PromptEncoder;
         UNet3DConditionModel? unet = null;
         AutoencoderKL? vae = null;
         try
         {
+            promptEncoder ??= ClipPromptEncoder.FromPretrained(folder.Path, device, dtype, logger);
             unet = LoadUNet(folder, loadOptions.UNetWeights, device, dtype, logger);
             vae = AutoencoderKL.FromPretrained(folder, "vae", dtype, device, logger: logger);
             return new LaVieVideoPipeline(promptEncoder, unet, vae, schedulerConfig, logger);
@@ -156,6 +153,7 @@ public sealed class LaVieVideoPipeline : IDisposable
         {
             unet?.Dispose();
             vae?.Dispose();
+            promptEncoder?.Dispose();
             throw;
         }
     }

@@ -123,7 +123,7 @@ public sealed class LaVieVideoPipelineTests : IClassFixture<LaVieVideoPipelineTe
         pipe.Denoiser = spy;
         pipe.Generate("a dog", TinyLaVie.Options() with { NegativePrompt = "blurry" });
         Assert.Equal([2L, 2, 2], spy.Batches);
-        using var enc = new TinyPromptEncoder(32);
+        using var enc = ClipPromptEncoder.FromPretrained(_folder.Model.Path);
         using var scope = NewDisposeScope();
         var expected = cat([enc.Encode(["blurry"]), enc.Encode(["a dog"])], 0);
         Assert.True(expected.allclose(spy.LastConditioning!));
@@ -275,13 +275,22 @@ public sealed class LaVieVideoPipelineTests : IClassFixture<LaVieVideoPipelineTe
         try
         {
             using var a = _folder.Model.Load();
-            using var b = LaVieVideoPipeline.FromPretrained(_folder.Model.Path, new LaVieLoadOptions { UNetWeights = elsewhere, PromptEncoder = new TinyPromptEncoder(32) });
+            using var b = LaVieVideoPipeline.FromPretrained(_folder.Model.Path, new LaVieLoadOptions { UNetWeights = elsewhere });
             Assert.True(a.Generate("p", TinyLaVie.Options()).Pixels.Span.SequenceEqual(b.Generate("p", TinyLaVie.Options()).Pixels.Span));
         }
         finally
         {
             File.Delete(elsewhere);
         }
+    }
+
+    [Fact]
+    public void A_prompt_encoder_given_in_the_load_options_replaces_CLIP()
+    {
+        var encoder = new TinyPromptEncoder(32);
+        using var pipe = _folder.Model.Load(encoder);
+        pipe.Generate("a red ball", TinyLaVie.Options() with { Steps = 1, NegativePrompt = "dog" });
+        Assert.Equal(["a red ball", "dog"], encoder.Seen);
     }
 
     [Fact]

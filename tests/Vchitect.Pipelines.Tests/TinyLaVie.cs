@@ -1,7 +1,10 @@
 using Vchitect.Core;
 using Vchitect.Core.Models;
 using Vchitect.Core.Weights;
+using System.Text;
+using System.Text.Json;
 using Vchitect.Models.Autoencoders;
+using Vchitect.Models.TextEncoders;
 using Vchitect.Models.UNets;
 using Vchitect.Pipelines;
 using Xunit;
@@ -67,17 +70,43 @@ public sealed class TinyLaVie : IDisposable
             WriteRandom(unet, System.IO.Path.Combine(Path, "unet", "diffusion_pytorch_model.safetensors"), seed);
         }
 
+        WriteTokenizer(System.IO.Path.Combine(Path, "tokenizer"));
+        Directory.CreateDirectory(System.IO.Path.Combine(Path, "text_encoder"));
+        var clip = new CLIPTextConfig
+        {
+            VocabSize = VocabSize, HiddenSize = 32, IntermediateSize = 37, NumHiddenLayers = 1, NumAttentionHeads = 4,
+            MaxPositionEmbeddings = 77, HiddenAct = "quick_gelu", ProjectionDim = 32, BosTokenId = Bos, PadTokenId = Eos, EosTokenId = Eos,
+            ModelType = "clip_text_model",
+        };
+        File.WriteAllText(System.IO.Path.Combine(Path, "text_encoder", "config.json"), Vchitect.Core.Configuration.ConfigFile.ToJson(clip, CLIPTextConfig.JsonTypeInfo));
+        using (var text = new CLIPTextModel(clip))
+        {
+            WriteRandom(text, System.IO.Path.Combine(Path, "text_encoder", "model.safetensors"), seed + 2);
+        }
+
         using (var vae = new AutoencoderKL(Vchitect.Core.Configuration.ConfigFile.Parse(VaeConfig, AutoencoderJsonContext.Default.AutoencoderKLConfig, "tiny vae")))
         {
             WriteRandom(vae, System.IO.Path.Combine(Path, "vae", "diffusion_pytorch_model.safetensors"), seed + 1);
         }
     }
 
+    /// <summary>Merges of the made-up vocabulary (a few English words).</summary>
+    public static readonly string[] Merges = ["r e", "re d</w>", "a l", "b al", "bal l</w>", "c a", "ca t</w>", "d o", "do g</w>"];
+
+    public static int VocabSize => 512 + Merges.Length + 2;
+
+    public static int Bos => 512 + Merges.Length;
+
+    public static int Eos => Bos + 1;
+
     public string Path { get; }
 
-    /// <summary>Loads the folder with a fresh <see cref="TinyPromptEncoder"/>.</summary>
-    public LaVieVideoPipeline Load() =>
-        LaVieVideoPipeline.FromPretrained(Path, new LaVieLoadOptions { PromptEncoder = new TinyPromptEncoder(32) });
+    /// <summary>Loads the folder as a user would (CLIP tokenizer and text encoder from the folder).</summary>
+    public LaVieVideoPipeline Load() => LaVieVideoPipeline.FromPretrained(Path);
+
+    /// <summary>Loads the folder with a <see cref="TinyPromptEncoder"/> instead of its CLIP.</summary>
+    public LaVieVideoPipeline Load(TinyPromptEncoder encoder) =>
+        LaVieVideoPipeline.FromPretrained(Path, new LaVieLoadOptions { PromptEncoder = encoder });
 
     /// <summary>Tiny, fast options: 4 frames of 32×32, 3 steps.</summary>
     public static LaVieOptions Options(long seed = 7) => new() { Frames = 4, Height = 32, Width = 32, Steps = 3, Seed = seed };
@@ -88,6 +117,39 @@ public sealed class TinyLaVie : IDisposable
         {
             Directory.Delete(Path, recursive: true);
         }
+    }
+
+    // CLIP's file format: the 256 byte-level characters, the same with </w>, one token per merge, then the specials.
+    private static void WriteTokenizer(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var bytes = ByteChars();
+        var vocab = new List<string>(bytes);
+        vocab.AddRange(bytes.Select(c => c + "</w>"));
+        vocab.AddRange(Merges.Select(m => m.Replace(" ", string.Empty, StringComparison.Ordinal)));
+        vocab.Add("<|startoftext|>");
+        vocab.Add("<|endoftext|>");
+        var ids = vocab.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
+        File.WriteAllText(System.IO.Path.Combine(folder, "vocab.json"), JsonSerializer.Serialize(ids), new UTF8Encoding(false));
+        File.WriteAllText(System.IO.Path.Combine(folder, "merges.txt"), "#version: 0.2\n" + string.Join("\n", Merges) + "\n", new UTF8Encoding(false));
+    }
+
+    // GPT-2 / CLIP bytes_to_unicode, in byte-table order.
+    private static List<string> ByteChars()
+    {
+        var bs = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToList();
+        var cs = new List<int>(bs);
+        int n = 0;
+        for (int b = 0; b < 256; b++)
+        {
+            if (!bs.Contains(b))
+            {
+                bs.Add(b);
+                cs.Add(256 + n++);
+            }
+        }
+
+        return cs.Select(c => ((char)c).ToString()).ToList();
     }
 
     // Seeded Gaussian weights: 0.05·N(0,1), norm scales 1 + 0.05·N(0,1).
