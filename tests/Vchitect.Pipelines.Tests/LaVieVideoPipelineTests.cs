@@ -78,6 +78,25 @@ public sealed class LaVieVideoPipelineTests : IClassFixture<LaVieVideoPipelineTe
     }
 
     [Fact]
+    public void Cancellation_is_checked_before_the_VAE_chunks()
+    {
+        using var pipe = _folder.Model.Load();
+        using var cts = new CancellationTokenSource();
+        var reports = new List<GenerationProgress>();
+        var progress = new SyncProgress(r =>
+        {
+            reports.Add(r);
+            if (r.Phase == GenerationPhase.Decode)
+            {
+                cts.Cancel();
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => pipe.Generate("p", TinyLaVie.Options() with { DecodeChunkFrames = 1 }, progress, cts.Token));
+        Assert.Equal(3, reports.Count(r => r.Phase == GenerationPhase.Denoise));
+        Assert.Single(reports, r => r.Phase == GenerationPhase.Decode);
+    }
+
+    [Fact]
     public void Cancelled_token_throws_before_any_work()
     {
         using var pipe = _folder.Model.Load();
@@ -198,6 +217,9 @@ public sealed class LaVieVideoPipelineTests : IClassFixture<LaVieVideoPipelineTe
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         pipe.Generate("p", TinyLaVie.Options());
         pipe.Generate(["p", "q"], _ => DenoisingStepResult.Continue, TinyLaVie.Options() with { Scheduler = LaVieScheduler.Ddim });
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            pipe.Generate("p", _ => { cts.Cancel(); return DenoisingStepResult.Continue; }, TinyLaVie.Options(), null, cts.Token));
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
