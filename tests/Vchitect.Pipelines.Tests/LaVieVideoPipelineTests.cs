@@ -316,6 +316,17 @@ public sealed class LaVieVideoPipelineTests : IClassFixture<LaVieVideoPipelineTe
     }
 
     [Fact]
+    public void Runs_in_bfloat16()
+    {
+        using var pipe = LaVieVideoPipeline.FromPretrained(_folder.Model.Path, dtype: ScalarType.BFloat16);
+        Assert.Equal(ScalarType.BFloat16, pipe.DType);
+        var steps = new List<ScalarType>();
+        var v = pipe.Generate("a red ball", s => { steps.Add(s.Latents.dtype); return DenoisingStepResult.Continue; }, TinyLaVie.Options());
+        Assert.Equal(4, v.FrameCount);
+        Assert.All(steps, d => Assert.Equal(ScalarType.BFloat16, d));
+    }
+
+    [Fact]
     public void Generate_after_dispose_throws()
     {
         var pipe = _folder.Model.Load();
