@@ -320,7 +320,7 @@ public sealed class LaVieVideoPipeline : IDisposable
             Conditioning = cond,
             UnconditionalConditioning = uncond,
             GuidanceScale = options.GuidanceScale,
-            Generator = Device.type == DeviceType.CPU ? rng.Generator : null,
+            Generator = rng.Generator, // schedulers draw step noise on the CPU with it and move it, so a seed reproduces on every device
             StepCallback = stepCallback,
             Progress = progress,
             CancellationToken = cancellationToken,
