@@ -158,6 +158,27 @@ internal sealed class VaeAttention : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>Runs resnets one after another, disposing each intermediate but never the caller's input.</summary>
+internal static class ResnetChain
+{
+    public static Tensor Forward(ModuleList<ResnetBlock2D> resnets, Tensor input)
+    {
+        var h = input;
+        foreach (var resnet in resnets)
+        {
+            var next = resnet.forward(h);
+            if (!ReferenceEquals(h, input))
+            {
+                h.Dispose();
+            }
+
+            h = next;
+        }
+
+        return h;
+    }
+}
+
 /// <summary>diffusers <c>DownEncoderBlock2D</c>: resnets, then (except at the last level) a downsampler.</summary>
 internal sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
 {
@@ -186,17 +207,7 @@ internal sealed class DownEncoderBlock2D : nn.Module<Tensor, Tensor>
     // diffusers unet_2d_blocks.py DownEncoderBlock2D.forward
     public override Tensor forward(Tensor input)
     {
-        var h = input;
-        foreach (var resnet in resnets)
-        {
-            var next = resnet.forward(h);
-            if (!ReferenceEquals(h, input))
-            {
-                h.Dispose();
-            }
-
-            h = next;
-        }
+        var h = ResnetChain.Forward(resnets, input);
 
         if (downsamplers is not null)
         {
@@ -237,17 +248,7 @@ internal sealed class UpDecoderBlock2D : nn.Module<Tensor, Tensor>
     // diffusers unet_2d_blocks.py UpDecoderBlock2D.forward
     public override Tensor forward(Tensor input)
     {
-        var h = input;
-        foreach (var resnet in resnets)
-        {
-            var next = resnet.forward(h);
-            if (!ReferenceEquals(h, input))
-            {
-                h.Dispose();
-            }
-
-            h = next;
-        }
+        var h = ResnetChain.Forward(resnets, input);
 
         if (upsamplers is not null)
         {
