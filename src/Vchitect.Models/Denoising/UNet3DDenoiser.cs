@@ -3,7 +3,11 @@ using static TorchSharp.torch;
 
 namespace Vchitect.Models.Denoising;
 
-/// <summary>Adapts LaVie's <see cref="UNet3DConditionModel"/> to <see cref="IVideoDenoiser"/> (text conditioning only).</summary>
+/// <summary>
+/// Adapts LaVie's <see cref="UNet3DConditionModel"/> to <see cref="IVideoDenoiser"/>: text conditioning, plus
+/// <see cref="VideoConditioning.ConcatLatents"/> concatenated after the noisy latents on the channel axis (LaVie
+/// interpolation's guide frames, SEINE's mask and masked latents).
+/// </summary>
 /// <remarks>The adapter does not own the model: dispose the model yourself.</remarks>
 public sealed class UNet3DDenoiser : IVideoDenoiser
 {
@@ -19,12 +23,24 @@ public sealed class UNet3DDenoiser : IVideoDenoiser
     public UNet3DConditionModel Model { get; }
 
     /// <inheritdoc/>
+    /// <remarks>The UNet's <c>in_channels</c>, which includes any concatenated conditioning channels.</remarks>
     public int InChannels => Model.Config.InChannels;
 
     /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The latents plus the concatenated channels do not make the UNet's <c>in_channels</c>.</exception>
     public Tensor Predict(Tensor latents, Tensor timestep, VideoConditioning conditioning)
     {
+        ArgumentNullException.ThrowIfNull(latents);
         ArgumentNullException.ThrowIfNull(conditioning);
-        return Model.forward(new UNet3DConditionInput(latents, timestep, conditioning.TextEmbeddings)).Sample;
+        var input = conditioning.ConcatLatents is { } extra ? cat([latents, extra.to(latents.dtype)], 1) : latents;
+        if (input.ndim != 5 || input.shape[1] != InChannels)
+        {
+            throw new ArgumentException(
+                $"The UNet takes {InChannels} input channels; got latents [{string.Join(", ", latents.shape)}]"
+                + (conditioning.ConcatLatents is { } c ? $" + ConcatLatents [{string.Join(", ", c.shape)}]." : " and no ConcatLatents."),
+                nameof(latents));
+        }
+
+        return Model.forward(new UNet3DConditionInput(input, timestep, conditioning.TextEmbeddings)).Sample;
     }
 }
