@@ -35,7 +35,7 @@ namespace Vchitect.Pipelines;
 /// video.SaveGif("bear.gif");
 /// </code>
 /// </example>
-public sealed class LaVieVideoPipeline : IDisposable
+public sealed class LaVieVideoPipeline : IVideoPipeline, IDisposable
 {
     /// <summary>File name of LaVie's base UNet checkpoint, looked for inside and next to the model folder.</summary>
     public const string UNetCheckpointName = "lavie_base.pt";

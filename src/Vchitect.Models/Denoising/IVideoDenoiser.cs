@@ -19,4 +19,15 @@ public interface IVideoDenoiser
     /// <param name="conditioning">The conditioning, batch B.</param>
     /// <returns>The prediction, (B, out_channels, F, h, w), owned by the caller.</returns>
     Tensor Predict(Tensor latents, Tensor timestep, VideoConditioning conditioning);
+
+    /// <summary>
+    /// Finds a part of this denoiser by type: the denoiser itself when it is a <typeparamref name="T"/>, else (for a
+    /// decorator) what it wraps. Plugins use it to reach the model under any stack of decorators, e.g.
+    /// <c>denoiser.Find&lt;UNet3DDenoiser&gt;()?.Model</c>.
+    /// </summary>
+    /// <typeparam name="T">The type looked for.</typeparam>
+    /// <returns>The first match from the outside in, or null.</returns>
+    /// <remarks>A decorator overrides this as <c>this as T ?? Inner.Find&lt;T&gt;()</c>; the default looks at itself only.</remarks>
+    T? Find<T>()
+        where T : class => this as T;
 }
