@@ -145,7 +145,7 @@ public sealed class LaVieVideoPipeline : IVideoPipeline, IDisposable
         try
         {
             promptEncoder ??= ClipPromptEncoder.FromPretrained(folder.Path, device, dtype, logger);
-            unet = LoadUNet(folder, loadOptions.UNetWeights, device, dtype, logger);
+            unet = LaVieLoading.LoadUNet(folder, c => c, loadOptions.UNetWeights ?? LaVieLoading.FindCheckpoint(folder.Path, UNetCheckpointName), device, dtype, logger);
             vae = AutoencoderKL.FromPretrained(folder, "vae", dtype, device, logger: logger);
             return new LaVieVideoPipeline(promptEncoder, unet, vae, schedulerConfig, logger);
         }
@@ -332,7 +332,7 @@ public sealed class LaVieVideoPipeline : IVideoPipeline, IDisposable
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 0, 1, clock.Elapsed));
         var scaled = denoised.to(_vae.parameters().First().dtype) / _vae.Config.ScalingFactor;
         var frames = _vae.DecodeVideo(scaled, options.DecodeChunkFrames, tiled: false, cancellationToken);
-        var images = (frames / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 4, 1).to(ScalarType.Float32).cpu();
+        var images = VideoTensors.ToFrames(frames);
         var videos = new List<Video>(b);
         for (int i = 0; i < b; i++)
         {
@@ -374,40 +374,5 @@ public sealed class LaVieVideoPipeline : IVideoPipeline, IDisposable
         node["clip_sample"] = false;
         var scheduler = SchedulerRegistry.Default.FromJson(node.ToJsonString(), DDPMScheduler.ClassName, path, logger);
         return scheduler.Config;
-    }
-
-    private static UNet3DConditionModel LoadUNet(ModelFolder folder, string? weightsPath, Device? device, ScalarType? dtype, ILogger? logger)
-    {
-        var config = folder.ReadConfig("unet", UNet3DConditionJsonContext.Default.UNet3DConditionConfig, logger);
-        weightsPath ??= FindCheckpoint(folder.Path);
-        using IWeightSource weights = weightsPath is null
-            ? folder.OpenWeights("unet")
-            : weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
-                ? SafetensorsFile.Open(weightsPath)
-                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = TorchCheckpointOptions.DefaultWrapperKeys });
-        var unet = new UNet3DConditionModel(config, dtype, device);
-        try
-        {
-            ModuleWeights.Load(unet, weights, new WeightLoadOptions { Strict = true, DType = dtype, Device = device });
-            return unet;
-        }
-        catch
-        {
-            unet.Dispose();
-            throw;
-        }
-    }
-
-    private static string? FindCheckpoint(string folder)
-    {
-        string inside = System.IO.Path.Combine(folder, UNetCheckpointName);
-        if (File.Exists(inside))
-        {
-            return inside;
-        }
-
-        string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(folder).TrimEnd(System.IO.Path.DirectorySeparatorChar));
-        string beside = parent is null ? string.Empty : System.IO.Path.Combine(parent, UNetCheckpointName);
-        return parent is not null && File.Exists(beside) ? beside : null;
     }
 }

@@ -54,7 +54,16 @@ public sealed class TinyLaVie : IDisposable
          "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
         """;
 
-    public TinyLaVie(long seed = 1234)
+    /// <summary>The tiny UNet as LaVie's interpolation stage builds it: 8 input channels, sparse-causal attention.</summary>
+    public static UNet3DConditionConfig InterpolationUNet =>
+        Vchitect.Core.Configuration.ConfigFile.Parse(UNetConfig, UNet3DConditionJsonContext.Default.UNet3DConditionConfig, "tiny unet") with { InChannels = 8, UseFirstFrame = true };
+
+    /// <param name="seed">Seed of the random weights.</param>
+    /// <param name="interpolationUNet">
+    /// Write the UNet weights of <see cref="InterpolationUNet"/> (the folder's unet/config.json stays the base one, as an SD
+    /// folder's does: the interpolation pipeline adapts it).
+    /// </param>
+    public TinyLaVie(long seed = 1234, bool interpolationUNet = false)
     {
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "vchitect-lavie-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(System.IO.Path.Combine(Path, "scheduler"));
@@ -65,7 +74,9 @@ public sealed class TinyLaVie : IDisposable
         File.WriteAllText(System.IO.Path.Combine(Path, "unet", "config.json"), UNetConfig);
         File.WriteAllText(System.IO.Path.Combine(Path, "vae", "config.json"), VaeConfig);
         using var scope = NewDisposeScope();
-        using (var unet = new UNet3DConditionModel(Vchitect.Core.Configuration.ConfigFile.Parse(UNetConfig, UNet3DConditionJsonContext.Default.UNet3DConditionConfig, "tiny unet")))
+        using (var unet = new UNet3DConditionModel(interpolationUNet
+                   ? InterpolationUNet
+                   : Vchitect.Core.Configuration.ConfigFile.Parse(UNetConfig, UNet3DConditionJsonContext.Default.UNet3DConditionConfig, "tiny unet")))
         {
             WriteRandom(unet, System.IO.Path.Combine(Path, "unet", "diffusion_pytorch_model.safetensors"), seed);
         }
