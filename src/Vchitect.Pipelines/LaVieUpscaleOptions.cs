@@ -101,7 +101,8 @@ public sealed record LaVieUpscaleOptions
 public sealed record LaVieUpscaleLoadOptions
 {
     /// <summary>
-    /// The VSR UNet weights (<c>lavie_vsr.pt</c>, a training checkpoint whose state dict sits under <c>ema</c>, or a
+    /// The VSR UNet weights (<c>lavie_vsr.pt</c>, a training checkpoint whose state dict must sit under <c>ema</c>, as
+    /// <c>vsr/sample.py</c> reads it; or a
     /// <c>.safetensors</c> file); null looks for <c>lavie_vsr.pt</c> inside the folder, then next to it, then for the
     /// folder's <c>unet/</c> weights.
     /// </summary>

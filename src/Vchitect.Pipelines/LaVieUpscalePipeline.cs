@@ -509,7 +509,13 @@ public sealed class LaVieUpscalePipeline : IVideoPipeline, IDisposable
     private static UNet3DVSRConfig ReadUNetConfig(ModelFolder folder, ILogger? logger)
     {
         string path = folder.GetConfigPath("unet");
-        var node = ReadJsonObject(path);
+        return ParseUNetConfig(File.ReadAllText(path), path, logger);
+    }
+
+    /// <summary>Parses a VSR UNet config as <see cref="FromPretrained(string, Device?, ScalarType?, ILogger?)"/> reads <c>unet/config.json</c>.</summary>
+    internal static UNet3DVSRConfig ParseUNetConfig(string json, string path, ILogger? logger)
+    {
+        var node = JsonNode.Parse(json) as JsonObject ?? throw new ConfigException(path, "(root)", "must be a JSON object.");
         if (!node.ContainsKey("down_temporal_idx") && !node.ContainsKey("up_temporal_idx") && !node.ContainsKey("mid_temporal"))
         {
             int levels = node["block_out_channels"] is JsonArray channels ? channels.Count : new UNet3DVSRConfig().BlockOutChannels.Length;
@@ -549,7 +555,7 @@ public sealed class LaVieUpscalePipeline : IVideoPipeline, IDisposable
             ? folder.OpenWeights("unet")
             : weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
                 ? SafetensorsFile.Open(weightsPath)
-                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = TorchCheckpointOptions.DefaultWrapperKeys });
+                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = ["ema"] }); // vsr/sample.py: torch.load(ckpt)['ema']
         var unet = new UNet3DVSRModel(config, dtype, device);
         try
         {

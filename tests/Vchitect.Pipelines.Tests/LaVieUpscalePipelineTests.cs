@@ -1,8 +1,11 @@
 using TorchSharp;
 using Vchitect.Core;
 using Vchitect.Core.Media;
+using Vchitect.Models.Autoencoders;
 using Vchitect.Models.Denoising;
+using Vchitect.Models.UNets.Vsr;
 using Vchitect.Pipelines;
+using Vchitect.TestUtilities;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -385,6 +388,52 @@ public sealed class LaVieUpscalePipelineTests : IClassFixture<LaVieUpscalePipeli
         Assert.Equal(10, o.Seed);
         Assert.Null(o.Fps);
         o.Validate();
+    }
+
+    [Fact]
+    public void Hub_style_2D_x4_unet_config_becomes_LaVies_published_layout()
+    {
+        // LaVie's unet_3d_config.json with its temporal keys removed and 2-D block names is the x4 hub config it came from.
+        var node = System.Text.Json.Nodes.JsonNode.Parse(UNet3DVSRPresets.LaVieVsrJson)!.AsObject();
+        foreach (string key in new[] { "down_temporal_idx", "mid_temporal", "up_temporal_idx", "temporal_module_config", "video_condition", "use_first_frame", "freeze_pretrained_2d_upsampler" })
+        {
+            Assert.True(node.Remove(key), key);
+        }
+
+        node["_class_name"] = "UNet2DConditionModel";
+        node["down_block_types"] = new System.Text.Json.Nodes.JsonArray("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D");
+        node["up_block_types"] = new System.Text.Json.Nodes.JsonArray("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D");
+        var config = LaVieUpscalePipeline.ParseUNetConfig(node.ToJsonString(), "hub x4 unet/config.json", null);
+        var published = UNet3DVSRPresets.LaVieVsr;
+        Assert.Equal(published.DownTemporalIdx, config.DownTemporalIdx);
+        Assert.Equal(published.UpTemporalIdx, config.UpTemporalIdx);
+        Assert.Equal(published.MidTemporal, config.MidTemporal);
+        Assert.Equal(published.DownBlockTypes, config.DownBlockTypes);
+        Assert.Equal(published.UpBlockTypes, config.UpBlockTypes);
+        Assert.Equal(published.TemporalModuleConfig!.AttentionBlockTypes, config.TemporalModuleConfig!.AttentionBlockTypes);
+        Assert.Equal(published.TemporalModuleConfig with { AttentionBlockTypes = config.TemporalModuleConfig.AttentionBlockTypes }, config.TemporalModuleConfig);
+        Assert.False(config.VideoCondition);
+
+        // So lavie_vsr.pt's keys (the layout derived from the reference source) load strictly into it.
+        using var unet = MetaDevice.Build(() => new UNet3DVSRModel(config));
+        var actual = unet.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
+        Assert.Equal(string.Empty, Manifests.Compare(Manifests.Shapes("manifest_lavie_vsr_unet_derived.json"), actual));
+    }
+
+    [Fact]
+    public void Real_size_components_fit_together()
+    {
+        var unet = MetaDevice.Build(() => new UNet3DVSRModel(UNet3DVSRPresets.LaVieVsr));
+        var vae = MetaDevice.Build(() => new AutoencoderKL(AutoencoderKLPresets.X4Upscaler));
+        using var pipe = new LaVieUpscalePipeline(new TinyPromptEncoder(1024), unet, vae);
+        Assert.Equal(4, pipe.ScaleFactor);
+        Assert.Equal(350, pipe.MaxNoiseLevel);
+        Assert.Equal(0.08333, AutoencoderKLPresets.X4Upscaler.ScalingFactor);
+        var c = pipe.SchedulerConfig;
+        Assert.Equal(("linear", 0.0001, 0.02, "v_prediction", false, 1, false), (c.BetaSchedule, c.BetaStart, c.BetaEnd, c.PredictionType, c.SetAlphaToOne, c.StepsOffset, c.ClipSample));
+        using var clipL = new TinyPromptEncoder(768);
+        var e = Assert.Throws<ArgumentException>(() => new LaVieUpscalePipeline(clipL, unet, vae));
+        Assert.Contains("cross_attention_dim is 1024", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
