@@ -96,6 +96,31 @@ public sealed class LaVieUpscalePipelineTests : IClassFixture<LaVieUpscalePipeli
     }
 
     [Fact]
+    public void Upscale_stop_request_ends_the_current_chunk_only()
+    {
+        using var pipe = _folder.Model.Load();
+        var seen = new List<(int Index, int Total)>();
+        var v = pipe.Upscale(TinyLaVieVsr.Input(frames: 3), "p", s =>
+        {
+            seen.Add((s.Index, s.Total));
+            return DenoisingStepResult.Stop;
+        }, TinyLaVieVsr.Options() with { Steps = 3, ChunkFrames = 2 });
+        Assert.Equal([(0, 6), (3, 6)], seen);
+        Assert.Equal(3, v.FrameCount);
+    }
+
+    [Fact]
+    public void Plugins_wrap_the_upscalers_denoiser()
+    {
+        using var pipe = _folder.Model.Load();
+        var plugin = new RecordingPlugin();
+        pipe.Use(plugin);
+        pipe.Upscale(TinyLaVieVsr.Input(frames: 1), "p", TinyLaVieVsr.Options() with { Steps = 2 });
+        Assert.Equal(2, plugin.Denoiser!.Calls.Count);
+        Assert.IsType<UNet3DVSRDenoiser>(plugin.Denoiser.Inner);
+    }
+
+    [Fact]
     public void Upscale_checks_cancellation_before_each_VAE_chunk()
     {
         using var pipe = _folder.Model.Load();
@@ -466,6 +491,13 @@ public sealed class LaVieUpscalePipelineTests : IClassFixture<LaVieUpscalePipeli
         public TinyLaVieVsr Model { get; } = new();
 
         public void Dispose() => Model.Dispose();
+    }
+
+    private sealed class RecordingPlugin : IPipelinePlugin
+    {
+        public RecordingDenoiser? Denoiser { get; private set; }
+
+        public IVideoDenoiser WrapDenoiser(IVideoDenoiser inner) => Denoiser = new RecordingDenoiser(inner);
     }
 
     private sealed class SyncProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
