@@ -131,7 +131,7 @@ public sealed class TinyLaVie : IDisposable
     }
 
     // CLIP's file format: the 256 byte-level characters, the same with </w>, one token per merge, then the specials.
-    private static void WriteTokenizer(string folder)
+    internal static void WriteTokenizer(string folder)
     {
         Directory.CreateDirectory(folder);
         var bytes = ByteChars();
@@ -164,7 +164,7 @@ public sealed class TinyLaVie : IDisposable
     }
 
     // Seeded Gaussian weights: 0.05·N(0,1), norm scales 1 + 0.05·N(0,1).
-    private static void WriteRandom(nn.Module module, string path, long seed)
+    internal static void WriteRandom(nn.Module module, string path, long seed)
     {
         using var rng = new RandomGenerator(seed);
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);

@@ -48,6 +48,16 @@ public static class PipelinesSnippets
         _ = early;
     }
 
+    public static void Upscale(LaVieVideoPipeline lavie)
+    {
+        // <snippet>
+        using var vsr = LaVieUpscalePipeline.FromPretrained("models/stable-diffusion-x4-upscaler", device: CPU, dtype: ScalarType.Float32);
+        Video small = lavie.Generate("a teddy bear walking on the beach, sunset", new LaVieOptions { Seed = 400 });
+        Video large = vsr.Upscale(small, "a teddy bear walking on the beach, sunset", new LaVieUpscaleOptions { Steps = 50, Seed = 10 });
+        large.SaveMp4("teddy-1280x2048.mp4");   // 16 frames, 4× the height and width
+        // </snippet>
+    }
+
     public static void Decorate(LaVieVideoPipeline lavie)
     {
         // <snippet>
