@@ -1,0 +1,95 @@
+using Vchitect.Core.Media;
+
+namespace Vchitect.Evaluation.Tests;
+
+/// <summary>
+/// Test-side corruptions of a clip, in the model's [−1, 1] units: a 3×3 binomial blur and additive Gaussian noise,
+/// both seeded. Plain managed code (fast enough for hundreds of clips; no torch threads involved).
+/// </summary>
+public static class Degrade
+{
+    private const int TableSize = 1 << 16;
+
+    // N(0, 1) samples by Box–Muller from a fixed seed; the noise picks from them with a per-clip xorshift stream.
+    private static readonly float[] Normal = BuildTable();
+
+    /// <summary>Optionally blurs each frame with the [1 2 1]ᵀ[1 2 1]/16 kernel (edges replicated), then adds N(0, σ²) noise and rounds.</summary>
+    /// <param name="video">The clip.</param>
+    /// <param name="sigma">Noise standard deviation in [−1, 1] units (0.05 ≈ 6.4 grey levels); 0 for none.</param>
+    /// <param name="blur">Whether to blur first.</param>
+    /// <param name="seed">The noise seed.</param>
+    public static Video Apply(Video video, double sigma, bool blur, long seed)
+    {
+        int f = video.FrameCount, h = video.Height, w = video.Width;
+        byte[] src = video.Pixels.ToArray();
+        var value = new float[src.Length];
+        if (blur)
+        {
+            var tmp = new int[src.Length];
+            for (int k = 0; k < f; k++)
+            {
+                for (int y = 0; y < h; y++)
+                {
+                    for (int x = 0; x < w; x++)
+                    {
+                        int xl = Math.Max(0, x - 1), xr = Math.Min(w - 1, x + 1);
+                        for (int c = 0; c < 3; c++)
+                        {
+                            tmp[At(k, y, x, c)] = src[At(k, y, xl, c)] + (2 * src[At(k, y, x, c)]) + src[At(k, y, xr, c)];
+                        }
+                    }
+                }
+
+                for (int y = 0; y < h; y++)
+                {
+                    int yu = Math.Max(0, y - 1), yd = Math.Min(h - 1, y + 1);
+                    for (int x = 0; x < w; x++)
+                    {
+                        for (int c = 0; c < 3; c++)
+                        {
+                            value[At(k, y, x, c)] = (tmp[At(k, yu, x, c)] + (2 * tmp[At(k, y, x, c)]) + tmp[At(k, yd, x, c)]) / 16f;
+                        }
+                    }
+                }
+            }
+        }
+        else
+        {
+            for (int i = 0; i < src.Length; i++)
+            {
+                value[i] = src[i];
+            }
+        }
+
+        float scale = (float)(sigma * 127.5);
+        ulong state = (ulong)seed * 0x9E3779B97F4A7C15UL | 1;
+        var dst = new byte[src.Length];
+        for (int i = 0; i < src.Length; i++)
+        {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            float noisy = value[i] + (scale * Normal[(int)(state >> 48)]);
+            dst[i] = (byte)Math.Clamp(MathF.Round(noisy), 0, 255);
+        }
+
+        return new Video(dst, f, h, w, video.Fps, video.Seed);
+
+        int At(int k, int y, int x, int c) => (((((k * h) + y) * w) + x) * 3) + c;
+    }
+
+    private static float[] BuildTable()
+    {
+        var rng = new Random(20251205);
+        var table = new float[TableSize];
+        for (int i = 0; i < TableSize; i += 2)
+        {
+            double r = Math.Sqrt(-2.0 * Math.Log(1.0 - rng.NextDouble()));
+            double theta = 2 * Math.PI * rng.NextDouble();
+            table[i] = (float)(r * Math.Cos(theta));
+            table[i + 1] = (float)(r * Math.Sin(theta));
+        }
+
+        return table;
+    }
+}
