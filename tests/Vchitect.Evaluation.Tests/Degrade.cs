@@ -13,19 +13,24 @@ public static class Degrade
     // N(0, 1) samples by Box–Muller from a fixed seed; the noise picks from them with a per-clip xorshift stream.
     private static readonly float[] Normal = BuildTable();
 
-    /// <summary>Optionally blurs each frame with the [1 2 1]ᵀ[1 2 1]/16 kernel (edges replicated), then adds N(0, σ²) noise and rounds.</summary>
+    /// <summary>Blurs each frame with the [1 2 1]ᵀ[1 2 1]/16 kernel (edges replicated) some times, then adds N(0, σ²) noise and rounds.</summary>
     /// <param name="video">The clip.</param>
     /// <param name="sigma">Noise standard deviation in [−1, 1] units (0.05 ≈ 6.4 grey levels); 0 for none.</param>
-    /// <param name="blur">Whether to blur first.</param>
+    /// <param name="blurPasses">How many times to blur first (one pass ≈ a Gaussian of σ 0.7 px, two ≈ 1 px); 0 for none.</param>
     /// <param name="seed">The noise seed.</param>
-    public static Video Apply(Video video, double sigma, bool blur, long seed)
+    public static Video Apply(Video video, double sigma, int blurPasses, long seed)
     {
         int f = video.FrameCount, h = video.Height, w = video.Width;
         byte[] src = video.Pixels.ToArray();
         var value = new float[src.Length];
-        if (blur)
+        for (int i = 0; i < src.Length; i++)
         {
-            var tmp = new int[src.Length];
+            value[i] = src[i];
+        }
+
+        for (int pass = 0; pass < blurPasses; pass++)
+        {
+            var tmp = new float[src.Length];
             for (int k = 0; k < f; k++)
             {
                 for (int y = 0; y < h; y++)
@@ -35,7 +40,7 @@ public static class Degrade
                         int xl = Math.Max(0, x - 1), xr = Math.Min(w - 1, x + 1);
                         for (int c = 0; c < 3; c++)
                         {
-                            tmp[At(k, y, x, c)] = src[At(k, y, xl, c)] + (2 * src[At(k, y, x, c)]) + src[At(k, y, xr, c)];
+                            tmp[At(k, y, x, c)] = value[At(k, y, xl, c)] + (2 * value[At(k, y, x, c)]) + value[At(k, y, xr, c)];
                         }
                     }
                 }
@@ -51,13 +56,6 @@ public static class Degrade
                         }
                     }
                 }
-            }
-        }
-        else
-        {
-            for (int i = 0; i < src.Length; i++)
-            {
-                value[i] = src[i];
             }
         }
 

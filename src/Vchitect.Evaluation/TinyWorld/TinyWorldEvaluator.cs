@@ -20,8 +20,10 @@ namespace Vchitect.Evaluation.TinyWorld;
 /// puts the mask's edge where an anti-aliased or blurred edge crosses 50 %, whatever the contrast, and ignores
 /// pixel noise.</item>
 /// <item>Colour: the per-channel median of the mask's pixels, classified as the nearest reference colour.</item>
-/// <item>Shape: the nearest prototype in (fill ratio, top share), where fill ratio = mask pixels / bounding-box pixels
-/// and top share = the mask's share above the box's middle: circle (π/4, 1/2), square (1, 1/2), triangle (1/2, 1/4).</item>
+/// <item>Shape: the nearest prototype (Euclidean) in (fill ratio, top share, diagonal ratio), where fill ratio = mask
+/// pixels / bounding-box pixels, top share = the mask's share above the box's middle, and diagonal ratio = the mask's
+/// extent along the two diagonals over its extent along the two axes (corners stick out along the diagonals):
+/// circle (π/4, 1/2, 1), square (1, 1/2, √2), triangle (1/2, 1/4, 3/(2√2)).</item>
 /// </list>
 /// <para>Per video: background, colour and shape are the majority over frames (ties go to the first in enum order);
 /// motion fits a least-squares line to the mask centroids of the frames that show an object and takes the dominant
@@ -31,11 +33,13 @@ namespace Vchitect.Evaluation.TinyWorld;
 /// </remarks>
 public sealed class TinyWorldEvaluator
 {
-    private static readonly (TinyWorldShape Shape, double Fill, double TopShare)[] Prototypes =
+    // (fill ratio, top share, diagonal ratio) of the ideal shapes: a disc, an axis-aligned square, an apex-up triangle
+    // whose base and height are equal (its diagonal extents are 3/(2√2) ≈ 1.06 of its side).
+    private static readonly (TinyWorldShape Shape, double Fill, double TopShare, double Diagonal)[] Prototypes =
     [
-        (TinyWorldShape.Circle, Math.PI / 4, 0.5),
-        (TinyWorldShape.Square, 1.0, 0.5),
-        (TinyWorldShape.Triangle, 0.5, 0.25),
+        (TinyWorldShape.Circle, Math.PI / 4, 0.5, 1.0),
+        (TinyWorldShape.Square, 1.0, 0.5, Math.Sqrt(2)),
+        (TinyWorldShape.Triangle, 0.5, 0.25, 3 / (2 * Math.Sqrt(2))),
     ];
 
     /// <summary>An evaluator with the given options.</summary>
@@ -128,7 +132,7 @@ public sealed class TinyWorldEvaluator
     {
         Rgb bg = BorderMedian(rgb, height, width, Options.BorderWidth);
         TinyWorldBackground background = TinyWorldPalette.NearestBackground(bg);
-        var none = new TinyWorldFrameObservation(bg, background, false, null, null, null, 0, double.NaN, double.NaN, double.NaN, double.NaN);
+        var none = new TinyWorldFrameObservation(bg, background, false, null, null, null, 0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
         int n = height * width;
 
         // 1. Candidates: far from the background; keep the largest region.
@@ -190,6 +194,7 @@ public sealed class TinyWorldEvaluator
         // 3. Colour, box, centroid, fill ratio, top share.
         Rgb colour = Median(rgb, region);
         int left = width, right = -1, top = height, bottom = -1;
+        int sumMin = int.MaxValue, sumMax = int.MinValue, diffMin = int.MaxValue, diffMax = int.MinValue;
         double sx = 0, sy = 0;
         foreach (int i in region)
         {
@@ -198,6 +203,10 @@ public sealed class TinyWorldEvaluator
             right = Math.Max(right, x);
             top = Math.Min(top, y);
             bottom = Math.Max(bottom, y);
+            sumMin = Math.Min(sumMin, x + y);
+            sumMax = Math.Max(sumMax, x + y);
+            diffMin = Math.Min(diffMin, x - y);
+            diffMax = Math.Max(diffMax, x - y);
             sx += x + 0.5;
             sy += y + 0.5;
         }
@@ -213,18 +222,22 @@ public sealed class TinyWorldEvaluator
 
         double fill = region.Length / (double)(boxWidth * boxHeight);
         double topShare = upper / region.Length;
+
+        // Extent along a diagonal: the spread of the pixel centres' projections plus one pixel's own projection (√2).
+        double diagonal = ((sumMax - sumMin + diffMax - diffMin) / Math.Sqrt(2)) + (2 * Math.Sqrt(2));
+        double diagonalRatio = diagonal / (boxWidth + boxHeight);
         return new TinyWorldFrameObservation(
-            bg, background, true, colour, TinyWorldPalette.NearestColour(colour), NearestShape(fill, topShare),
-            region.Length, sx / region.Length, sy / region.Length, fill, topShare);
+            bg, background, true, colour, TinyWorldPalette.NearestColour(colour), NearestShape(fill, topShare, diagonalRatio),
+            region.Length, sx / region.Length, sy / region.Length, fill, topShare, diagonalRatio);
     }
 
-    private static TinyWorldShape NearestShape(double fill, double topShare)
+    private static TinyWorldShape NearestShape(double fill, double topShare, double diagonalRatio)
     {
         TinyWorldShape best = TinyWorldShape.Circle;
         double bestDistance = double.PositiveInfinity;
-        foreach ((TinyWorldShape shape, double f, double t) in Prototypes)
+        foreach ((TinyWorldShape shape, double f, double t, double g) in Prototypes)
         {
-            double d = ((fill - f) * (fill - f)) + ((topShare - t) * (topShare - t));
+            double d = ((fill - f) * (fill - f)) + ((topShare - t) * (topShare - t)) + ((diagonalRatio - g) * (diagonalRatio - g));
             if (d < bestDistance)
             {
                 best = shape;

@@ -8,12 +8,13 @@ namespace Vchitect.Evaluation.TinyWorld;
 /// <param name="Found">Whether an object was found (a connected region of at least <see cref="TinyWorldEvaluatorOptions.MinObjectPixels"/> pixels far from the background).</param>
 /// <param name="ObjectRgb">Per-channel median of the object's pixels; null when none was found.</param>
 /// <param name="Colour">The nearest reference colour to <paramref name="ObjectRgb"/>; null when no object was found.</param>
-/// <param name="Shape">The shape whose prototype is nearest to (<paramref name="FillRatio"/>, <paramref name="TopShare"/>); null when no object was found.</param>
+/// <param name="Shape">The shape whose prototype is nearest to (<paramref name="FillRatio"/>, <paramref name="TopShare"/>, <paramref name="DiagonalRatio"/>); null when no object was found.</param>
 /// <param name="PixelCount">Pixels in the object's mask (0 when none).</param>
 /// <param name="CentroidX">Mean x of the mask's pixel centres (NaN when none).</param>
 /// <param name="CentroidY">Mean y of the mask's pixel centres (NaN when none).</param>
 /// <param name="FillRatio">Mask pixels / bounding-box pixels: about π/4 for a circle, 1 for a square, 1/2 for a triangle (NaN when none).</param>
 /// <param name="TopShare">Share of the mask in the top half of its bounding box: about 1/2 for a circle or square, 1/4 for an apex-up triangle (NaN when none).</param>
+/// <param name="DiagonalRatio">The mask's extent along the two diagonals over its extent along the two axes: about 1 for a circle, √2 for a square, 1.06 for the triangle (NaN when none).</param>
 public sealed record TinyWorldFrameObservation(
     Rgb BackgroundRgb,
     TinyWorldBackground Background,
@@ -25,7 +26,8 @@ public sealed record TinyWorldFrameObservation(
     double CentroidX,
     double CentroidY,
     double FillRatio,
-    double TopShare);
+    double TopShare,
+    double DiagonalRatio);
 
 /// <summary>What the <see cref="TinyWorldEvaluator"/> measured on a video.</summary>
 /// <param name="Frames">One observation per frame.</param>
