@@ -28,6 +28,8 @@ public sealed class TokenizerTests : IDisposable
         using JsonDocument vocab = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_folder, "vocab.json")));
         var entries = vocab.RootElement.EnumerateObject().ToList();
         Assert.Equal(TinyWorldTokenizer.VocabularySize, entries.Count);
+        Assert.Equal(70, TinyWorldTokenizer.Merges.Count);     // docs/tinyworld.md quotes these two numbers
+        Assert.Equal(584, TinyWorldTokenizer.VocabularySize);
         Assert.Equal(("!", 0), (entries[0].Name, entries[0].Value.GetInt32()));          // CLIP's first entry
         Assert.Equal(("Ġ", 220), (entries[220].Name, entries[220].Value.GetInt32()));     // the space byte, as in CLIP
         Assert.Equal(("!</w>", 256), (entries[256].Name, entries[256].Value.GetInt32())); // CLIP's 257th entry
