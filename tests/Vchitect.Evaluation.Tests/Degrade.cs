@@ -28,32 +28,32 @@ public static class Degrade
             value[i] = src[i];
         }
 
+        var tmp = new float[src.Length];
+        int row = w * 3, frame = h * row;
         for (int pass = 0; pass < blurPasses; pass++)
         {
-            var tmp = new float[src.Length];
+            // Horizontal then vertical [1 2 1] / 4, edges replicated.
             for (int k = 0; k < f; k++)
             {
                 for (int y = 0; y < h; y++)
                 {
+                    int o = (k * frame) + (y * row);
                     for (int x = 0; x < w; x++)
                     {
-                        int xl = Math.Max(0, x - 1), xr = Math.Min(w - 1, x + 1);
-                        for (int c = 0; c < 3; c++)
+                        int l = x > 0 ? -3 : 0, r = x < w - 1 ? 3 : 0;
+                        for (int c = o + (x * 3), end = c + 3; c < end; c++)
                         {
-                            tmp[At(k, y, x, c)] = value[At(k, y, xl, c)] + (2 * value[At(k, y, x, c)]) + value[At(k, y, xr, c)];
+                            tmp[c] = (value[c + l] + (2 * value[c]) + value[c + r]) / 4;
                         }
                     }
                 }
 
                 for (int y = 0; y < h; y++)
                 {
-                    int yu = Math.Max(0, y - 1), yd = Math.Min(h - 1, y + 1);
-                    for (int x = 0; x < w; x++)
+                    int o = (k * frame) + (y * row), u = y > 0 ? -row : 0, d = y < h - 1 ? row : 0;
+                    for (int c = o, end = o + row; c < end; c++)
                     {
-                        for (int c = 0; c < 3; c++)
-                        {
-                            value[At(k, y, x, c)] = (tmp[At(k, yu, x, c)] + (2 * tmp[At(k, y, x, c)]) + tmp[At(k, yd, x, c)]) / 16f;
-                        }
+                        value[c] = (tmp[c + u] + (2 * tmp[c]) + tmp[c + d]) / 4;
                     }
                 }
             }
@@ -72,8 +72,6 @@ public static class Degrade
         }
 
         return new Video(dst, f, h, w, video.Fps, video.Seed);
-
-        int At(int k, int y, int x, int c) => (((((k * h) + y) * w) + x) * 3) + c;
     }
 
     private static float[] BuildTable()

@@ -166,22 +166,23 @@ public sealed class TinyWorldEvaluator
         }
 
         // A 3×3 mean of the coverage (edges replicated) before the threshold: it averages out pixel noise, keeps straight
-        // edges where they are and removes isolated specks that would stretch the bounding box.
+        // edges where they are and removes isolated specks that would stretch the bounding box. Separable: rows, then columns.
+        var rows = new double[n];
         for (int y = 0; y < height; y++)
         {
+            int o = y * width;
             for (int x = 0; x < width; x++)
             {
-                double sum = 0;
-                for (int dy = -1; dy <= 1; dy++)
-                {
-                    int row = Math.Clamp(y + dy, 0, height - 1) * width;
-                    for (int dx = -1; dx <= 1; dx++)
-                    {
-                        sum += coverage[row + Math.Clamp(x + dx, 0, width - 1)];
-                    }
-                }
+                rows[o + x] = coverage[o + Math.Max(x - 1, 0)] + coverage[o + x] + coverage[o + Math.Min(x + 1, width - 1)];
+            }
+        }
 
-                mask[(y * width) + x] = sum > 4.5;
+        for (int y = 0; y < height; y++)
+        {
+            int o = y * width, up = Math.Max(y - 1, 0) * width, down = Math.Min(y + 1, height - 1) * width;
+            for (int x = 0; x < width; x++)
+            {
+                mask[o + x] = rows[up + x] + rows[o + x] + rows[down + x] > 4.5;
             }
         }
 
