@@ -118,6 +118,23 @@ public sealed class CaptionTests
     }
 
     [Fact]
+    public void The_seen_evaluation_list_is_48_balanced_training_captions()
+    {
+        IReadOnlyList<TinyWorldCaption> list = TinyWorldCaption.Evaluation;
+        Assert.Equal(48, list.Count);
+        Assert.Equal(48, list.Distinct().Count());
+        Assert.All(list, c => Assert.False(c.IsHeldOut));
+        Assert.All(list.GroupBy(c => c.Colour), g => Assert.Equal(8, g.Count()));
+        Assert.All(list.GroupBy(c => c.Motion), g => Assert.Equal(12, g.Count()));
+        Assert.All(list.GroupBy(c => c.Background), g => Assert.Equal(24, g.Count()));
+        Assert.Equal([17, 15, 16], Enum.GetValues<TinyWorldShape>().Select(s => list.Count(c => c.Shape == s)));
+        Assert.Equal(18, list.Select(c => (c.Colour, c.Shape)).Distinct().Count());
+        Assert.All(list.GroupBy(c => (c.Colour, c.Shape)), g => Assert.True(g.Count() >= 2));
+        Assert.Equal("a red square moving left on a black background", list[0].ToString()); // red circle left black is held out
+        Assert.Equal("a red square moving right on a black background", list[2].ToString());
+    }
+
+    [Fact]
     public void Grammar_words_are_the_fixed_nineteen()
     {
         Assert.Equal(

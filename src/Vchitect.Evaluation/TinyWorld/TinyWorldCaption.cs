@@ -44,6 +44,7 @@ public sealed partial record TinyWorldCaption
     private static readonly TinyWorldCaption[] HeldOutCaptions = HeldOutText.Select(t => Parse(t)).ToArray();
     private static readonly HashSet<int> HeldOutIndices = HeldOutCaptions.Select(c => c.Index).ToHashSet();
     private static readonly TinyWorldCaption[] TrainingCaptions = AllCaptions.Where(c => !HeldOutIndices.Contains(c.Index)).ToArray();
+    private static readonly TinyWorldCaption[] EvaluationCaptions = BuildEvaluation();
 
     /// <summary>Creates a caption from its attributes.</summary>
     /// <param name="colour">The object's colour.</param>
@@ -97,6 +98,14 @@ public sealed partial record TinyWorldCaption
 
     /// <summary>The 132 training captions: <see cref="All"/> without <see cref="HeldOut"/>, in <see cref="Index"/> order.</summary>
     public static IReadOnlyList<TinyWorldCaption> Training => TrainingCaptions;
+
+    /// <summary>
+    /// 48 fixed training captions for measuring a model on prompts it has seen: for each colour, motion and background
+    /// (6 · 4 · 2), the shape (colour + motion + background) mod 3, each by its enum value, moved on to the next shape
+    /// when that caption is held out (5 times). Each colour appears 8 times, each motion 12, each background 24, each
+    /// shape 15–17, and every colour–shape pair at least twice. In colour, motion, background order.
+    /// </summary>
+    public static IReadOnlyList<TinyWorldCaption> Evaluation => EvaluationCaptions;
 
     /// <summary>The caption with a given <see cref="Index"/>.</summary>
     /// <param name="index">0 ≤ index &lt; 144.</param>
@@ -182,6 +191,27 @@ public sealed partial record TinyWorldCaption
     /// <returns>The text that <see cref="Parse"/> turns back into this caption.</returns>
     public override string ToString() =>
         $"a {TinyWorldGrammar.Word(Colour)} {TinyWorldGrammar.Word(Shape)} {TinyWorldGrammar.Phrase(Motion)} on a {TinyWorldGrammar.Word(Background)} background";
+
+    private static TinyWorldCaption[] BuildEvaluation()
+    {
+        var list = new List<TinyWorldCaption>(48);
+        for (int colour = 0; colour < 6; colour++)
+        {
+            for (int motion = 0; motion < 4; motion++)
+            {
+                for (int background = 0; background < 2; background++)
+                {
+                    int first = (colour + motion + background) % 3;
+                    TinyWorldCaption caption = Enumerable.Range(0, 3)
+                        .Select(k => new TinyWorldCaption((TinyWorldColour)colour, (TinyWorldShape)((first + k) % 3), (TinyWorldMotion)motion, (TinyWorldBackground)background))
+                        .First(c => !HeldOutIndices.Contains(c.Index));
+                    list.Add(caption);
+                }
+            }
+        }
+
+        return list.ToArray();
+    }
 
     // True when the word is wrong (so the caller stops).
     private static bool Fixed(string text, string[] words, int position, string expected, [NotNullWhen(true)] out string? error)
