@@ -59,6 +59,21 @@ public sealed class EvaluatorTests
         Assert.Contains("motion left ✗", report.Verdicts[2].ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("a yellow square moving up on a gray background")]
+    [InlineData("a white triangle moving right on a black background")]
+    public void Judged_against_every_caption_only_its_own_is_all_right(string text)
+    {
+        TinyWorldCaption truth = TinyWorldCaption.Parse(text);
+        Video video = Renderer.Render(truth, 12);
+        TinyWorldReport report = Evaluator.Evaluate(TinyWorldCaption.All.Select(c => (c, video)).ToList());
+        Assert.Equal(truth, report.Verdicts.Single(v => v.AllCorrect).Prompt);
+        Assert.Equal(24, report.Verdicts.Count(v => v.ColourCorrect));     // 144 / 6 colours
+        Assert.Equal(48, report.Verdicts.Count(v => v.ShapeCorrect));      // 144 / 3 shapes
+        Assert.Equal(36, report.Verdicts.Count(v => v.MotionCorrect));     // 144 / 4 motions
+        Assert.Equal(72, report.Verdicts.Count(v => v.BackgroundCorrect)); // 144 / 2 backgrounds
+    }
+
     [Fact]
     public void An_empty_video_is_a_miss_not_a_crash()
     {
