@@ -89,7 +89,10 @@ public sealed class FreeU : IPipelinePlugin
     /// <param name="stage">0 for (b1, s1), 1 for (b2, s2), anything else for no change (diffusers' <c>resolution_idx</c>).</param>
     /// <param name="hidden">Backbone features (B, C, …, H, W); not modified.</param>
     /// <param name="skip">Skip features (B, C', …, H, W); not modified.</param>
-    /// <returns>The new backbone and skip features (new tensors; the inputs themselves when the stage is not 0 or 1).</returns>
+    /// <returns>
+    /// The new backbone and skip features: new tensors, or the inputs themselves when the stage is not 0 or 1 or a factor
+    /// is exactly 1 (the identity, so b = s = 1 gives bit-identical results to no FreeU).
+    /// </returns>
     public DecoderSkipFeatures Apply(int stage, Tensor hidden, Tensor skip)
     {
         ArgumentNullException.ThrowIfNull(hidden);
@@ -101,7 +104,10 @@ public sealed class FreeU : IPipelinePlugin
 
         double b = stage == 0 ? Options.B1 : Options.B2;
         double s = stage == 0 ? Options.S1 : Options.S2;
-        return new DecoderSkipFeatures(ScaleBackbone(hidden, b), FourierFilter(skip, Options.Threshold, s));
+        // A factor of exactly 1 is the identity: skip the work (and the FFT round trip's rounding).
+        return new DecoderSkipFeatures(
+            b == 1 ? hidden : ScaleBackbone(hidden, b),
+            s == 1 ? skip : FourierFilter(skip, Options.Threshold, s));
     }
 
     // Python's x[start:stop] bounds for a length-n axis (a negative start counts from the end), as the reference's mask slice.
