@@ -72,6 +72,16 @@ public sealed class FreeUTests : IClassFixture<LaVieVideoPipelineTests.Folder>
         Assert.Equal(4, seen.Count);
     }
 
+    [Fact]
+    public void A_hook_that_changes_a_shape_is_reported_with_its_site()
+    {
+        using var pipe = _folder.Model.Load();
+        var unet = pipe.Denoiser.Find<UNet3DDenoiser>()!.Model;
+        using var hook = unet.AddDecoderSkipHook((site, f) => new DecoderSkipFeatures(f.Hidden[.., ..1], f.Skip));
+        var e = Assert.Throws<InvalidOperationException>(() => pipe.Generate("p", TinyLaVie.Options() with { Steps = 1, GuidanceScale = 1 }));
+        Assert.Contains("up_blocks.0 layer 0", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(FreeUPlacement.ByBlockIndex, new[] { 0, 0, 1, 1 })]
     [InlineData(FreeUPlacement.ByChannelCount, new[] { 0, 0, 0, 1 })] // backbone 64 channels → stage 1, 32 → stage 2
