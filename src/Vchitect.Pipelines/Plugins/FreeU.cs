@@ -120,18 +120,14 @@ public sealed class FreeU : IPipelinePlugin
     private Tensor ScaleBackbone(Tensor h, double b)
     {
         using var scope = NewDisposeScope();
-        long c = h.shape[1];
-        long half = c / 2;
-        Tensor scaled;
+        long half = h.shape[1] / 2;
+        var first = h[TensorIndex.Colon, TensorIndex.Slice(0, half)];
+        var rest = h[TensorIndex.Colon, TensorIndex.Slice(half, null)];
+        Tensor scaledFirst;
         if (Options.BackboneScaling == FreeUBackboneScaling.Constant)
         {
-            // h[:, :half] * b, the rest unchanged (×1 is exact).
-            var factors = ones(c, dtype: h.dtype, device: h.device);
-            factors[TensorIndex.Slice(0, half)] = tensor(b, h.dtype, h.device);
-            var shape = new long[h.ndim];
-            Array.Fill(shape, 1L);
-            shape[1] = c;
-            scaled = h * factors.view(shape);
+            // h[:, :half] * b with b a scalar (as the reference: half-precision features are scaled in float32 arithmetic).
+            scaledFirst = first * b;
         }
         else
         {
@@ -142,10 +138,10 @@ public sealed class FreeU : IPipelinePlugin
             var max = flat.amax([-1], keepdim: true).unsqueeze(-1);
             var normalised = (mean - min) / (max - min);
             var factor = ((b - 1) * normalised) + 1;                      // (B, 1, …, H, W)
-            scaled = cat([h[TensorIndex.Colon, TensorIndex.Slice(0, half)] * factor, h[TensorIndex.Colon, TensorIndex.Slice(half, null)]], 1);
+            scaledFirst = first * factor;
         }
 
-        return scaled.MoveToOuterDisposeScope();
+        return cat([scaledFirst, rest], 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Which stage (0, 1, or −1 for none) a decoder layer belongs to under the options' placement.</summary>
