@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using Vchitect.Models.UNets;
 using static TorchSharp.torch;
 
 namespace Vchitect.Models.Blocks;
@@ -48,6 +49,12 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
         RegisterComponents();
     }
 
+    /// <summary>The owning UNet's decoder hooks (null for a block used on its own).</summary>
+    internal DecoderSkipHooks? SkipHooks { get; set; }
+
+    /// <summary>This block's index in the owning UNet's <c>up_blocks</c>.</summary>
+    internal int UpBlockIndex { get; set; }
+
     /// <summary>Runs the block.</summary>
     /// <param name="hiddenStates">Video features from the block below (B, C, F, H, W).</param>
     /// <param name="temb">Time embedding (B, temb).</param>
@@ -62,6 +69,11 @@ public sealed class CrossAttnUpBlock3D : nn.Module<Tensor, Tensor, IReadOnlyList
         for (int i = 0; i < resnets.Count; i++)
         {
             var skip = resHiddenStates[resHiddenStates.Count - 1 - i];
+            if (SkipHooks is { IsEmpty: false } hooks)
+            {
+                (h, skip) = hooks.Apply(UpBlockIndex, i, h, skip); // diffusers: apply_freeu just before the concatenation
+            }
+
             h = cat([h, skip], 1);
             h = resnets[i].forward(h, temb);
             h = attentions[i].forward(h, encoderHiddenStates);

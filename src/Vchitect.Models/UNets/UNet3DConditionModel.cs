@@ -34,6 +34,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
     private readonly GroupNorm conv_norm_out;
     private readonly InflatedConv conv_out;
     private readonly int _numUpsamplers;
+    private readonly DecoderSkipHooks _skipHooks;
 
     /// <summary>Builds the model with freshly initialised weights (load real ones with <c>ModuleWeights.Load</c>).</summary>
     /// <param name="config">The config; validated here. 2-D block names are mapped to 3-D.</param>
@@ -103,6 +104,20 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         }
 
         up_blocks = nn.ModuleList(ups);
+        _skipHooks = new DecoderSkipHooks(n);
+        for (int i = 0; i < n; i++)
+        {
+            switch (ups[i])
+            {
+                case CrossAttnUpBlock3D cross:
+                    (cross.SkipHooks, cross.UpBlockIndex) = (_skipHooks, i);
+                    break;
+                case UpBlock3D plain:
+                    (plain.SkipHooks, plain.UpBlockIndex) = (_skipHooks, i);
+                    break;
+            }
+        }
+
         conv_norm_out = Norms.GroupNorm(c.NormNumGroups, c.BlockOutChannels[0], c.NormEps, device, dtype);
         conv_out = new InflatedConv(c.BlockOutChannels[0], c.OutChannels, 3, 1, 1, dtype, device);
         RegisterComponents();
@@ -110,6 +125,16 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
 
     /// <summary>The validated config, with 3-D block names.</summary>
     public UNet3DConditionConfig Config { get; }
+
+    /// <summary>
+    /// Adds a decoder feature hook: from now on, every up block calls it just before each resnet concatenates the
+    /// backbone features with a skip (FreeU's extension point; diffusers' <c>apply_freeu</c> call site). Hooks run in the
+    /// order they were added, each on the previous one's result.
+    /// </summary>
+    /// <param name="hook">The hook.</param>
+    /// <returns>A handle: dispose it to remove the hook (idempotent).</returns>
+    /// <remarks>Not thread-safe: add and remove hooks on the thread that runs the model, between forward calls.</remarks>
+    public IDisposable AddDecoderSkipHook(DecoderSkipHook hook) => _skipHooks.Add(hook);
 
     /// <summary>Predicts from noisy latents, a timestep and text features. Runs in its own dispose scope.</summary>
     /// <param name="input">Sample (B, C, F, H, W), timestep (0-d or (B)), text features (B, L, D).</param>
