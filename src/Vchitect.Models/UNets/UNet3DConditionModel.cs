@@ -184,4 +184,28 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         sample = conv_out.forward(sample);
         return new UNet3DConditionOutput(sample.MoveToOuterDisposeScope());
     }
+
+    // FreeNoise's extension point; kept apart from the fields above.
+    private TemporalWindowing? _temporalWindowing;
+
+    /// <summary>
+    /// FreeNoise's window fusion for every temporal attention of the model, or null (the default) for attention over all
+    /// frames. Setting it sets <see cref="BasicTransformerBlock.TemporalWindowing"/> on each transformer block. A plugin
+    /// switches it on for one call and restores the previous value in a <c>finally</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The windowing is invalid (see <see cref="TemporalWindowing.Validate"/>).</exception>
+    public TemporalWindowing? TemporalWindowing
+    {
+        get => _temporalWindowing;
+        set
+        {
+            value?.Validate();
+            foreach (var block in modules().OfType<BasicTransformerBlock>())
+            {
+                block.TemporalWindowing = value;
+            }
+
+            _temporalWindowing = value;
+        }
+    }
 }
