@@ -36,15 +36,28 @@ public sealed class FreeNoise : IPipelinePlugin
 {
     /// <summary>Creates the plugin.</summary>
     /// <param name="options">The options; null for the published defaults.</param>
+    /// <param name="promptEncoder">Encodes <see cref="FreeNoiseOptions.FramePrompts"/> (the pipeline's own encoder, e.g.
+    /// <see cref="ClipPromptEncoder.FromPretrained"/> of the model folder); needed only with a prompt schedule. Not disposed
+    /// by the plugin.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    public FreeNoise(FreeNoiseOptions? options = null)
+    /// <exception cref="ArgumentException">A prompt schedule is given without a prompt encoder.</exception>
+    public FreeNoise(FreeNoiseOptions? options = null, IPromptEncoder? promptEncoder = null)
     {
         Options = options ?? new FreeNoiseOptions();
         Options.Validate();
+        if (Options.FramePrompts is not null && promptEncoder is null)
+        {
+            throw new ArgumentException("FreeNoiseOptions.FramePrompts needs a prompt encoder: pass the pipeline's IPromptEncoder to FreeNoise.", nameof(promptEncoder));
+        }
+
+        PromptEncoder = promptEncoder;
     }
 
     /// <summary>The options.</summary>
     public FreeNoiseOptions Options { get; }
+
+    /// <summary>The encoder of the prompt schedule, or null.</summary>
+    public IPromptEncoder? PromptEncoder { get; }
 
     /// <inheritdoc/>
     /// <exception cref="NotSupportedException">No <see cref="UNet3DDenoiser"/> is found under <paramref name="inner"/>.</exception>
@@ -58,7 +71,7 @@ public sealed class FreeNoise : IPipelinePlugin
     public IVideoSampler WrapSampler(IVideoSampler inner)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        return new FreeNoiseSampler(inner, Options);
+        return new FreeNoiseSampler(inner, Options, PromptEncoder);
     }
 
     /// <summary>
@@ -180,6 +193,60 @@ public sealed class FreeNoise : IPipelinePlugin
         };
     }
 
+    /// <summary>
+    /// Per-frame text embeddings from key frames (diffusers' <c>_encode_prompt_free_noise</c> with its default linear
+    /// interpolation): frames between two consecutive keys s &lt; e get (1 − α)·E_s + α·E_e with α = (f − s)/(e − s);
+    /// frames after the last key get its embedding.
+    /// </summary>
+    /// <param name="keyFrames">The key frames, strictly increasing, starting at 0, all below <paramref name="frames"/>.</param>
+    /// <param name="keyEmbeddings">One embedding per key frame, (K, L, D).</param>
+    /// <param name="frames">F.</param>
+    /// <returns>(F, L, D), a new tensor owned by the caller.</returns>
+    /// <exception cref="ArgumentException">The keys are not increasing from 0, exceed the clip, or do not match the embeddings.</exception>
+    public static Tensor InterpolatePrompts(IReadOnlyList<int> keyFrames, Tensor keyEmbeddings, int frames)
+    {
+        ArgumentNullException.ThrowIfNull(keyFrames);
+        ArgumentNullException.ThrowIfNull(keyEmbeddings);
+        ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
+        if (keyEmbeddings.ndim != 3 || keyEmbeddings.shape[0] != keyFrames.Count)
+        {
+            throw new ArgumentException($"keyEmbeddings must be ({keyFrames.Count}, L, D), one per key frame; got [{string.Join(", ", keyEmbeddings.shape)}].", nameof(keyEmbeddings));
+        }
+
+        if (keyFrames.Count == 0 || keyFrames[0] != 0 || keyFrames.Zip(keyFrames.Skip(1)).Any(p => p.Second <= p.First) || keyFrames[^1] >= frames)
+        {
+            throw new ArgumentException($"Key frames must increase strictly from 0 and stay below the {frames} frames; got [{string.Join(", ", keyFrames)}].", nameof(keyFrames));
+        }
+
+        using var scope = NewDisposeScope();
+        var rows = new Tensor[frames];
+        for (int k = 0; k < keyFrames.Count; k++)
+        {
+            int start = keyFrames[k];
+            var from = keyEmbeddings[k];
+            if (k + 1 == keyFrames.Count)
+            {
+                // after the last key its embedding holds, copied exactly (diffusers lerps it with itself)
+                for (int f = start; f < frames; f++)
+                {
+                    rows[f] = from;
+                }
+
+                break;
+            }
+
+            int end = keyFrames[k + 1];
+            var to = keyEmbeddings[k + 1];
+            for (int f = start; f <= end; f++)
+            {
+                double alpha = (double)(f - start) / (end - start);
+                rows[f] = ((1 - alpha) * from) + (alpha * to);
+            }
+        }
+
+        return stack(rows).MoveToOuterDisposeScope();
+    }
+
     private static void RequireVideo(Tensor noise)
     {
         if (noise.ndim != 5)
@@ -254,7 +321,8 @@ public sealed class FreeNoiseDenoiser : IVideoDenoiser
 
 /// <summary>
 /// <see cref="FreeNoise"/>'s sampler decorator: reschedules <see cref="SamplingContext.InitialLatents"/> (see
-/// <see cref="NoiseRescheduling"/>), then runs the inner sampler on them.
+/// <see cref="NoiseRescheduling"/>), replaces the text conditioning by a per-frame schedule when
+/// <see cref="FreeNoiseOptions.FramePrompts"/> is set, then runs the inner sampler.
 /// </summary>
 /// <remarks>
 /// The shuffles come from a generator seeded with <see cref="FreeNoiseOptions.ShuffleSeed"/> when it is set, else from
@@ -263,16 +331,26 @@ public sealed class FreeNoiseDenoiser : IVideoDenoiser
 /// </remarks>
 public sealed class FreeNoiseSampler : IVideoSampler
 {
+    private readonly IPromptEncoder? _promptEncoder;
+
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     /// <param name="inner">The sampler.</param>
-    /// <param name="options">Window size, stride, rescheduling mode and shuffle seed; validated.</param>
-    public FreeNoiseSampler(IVideoSampler inner, FreeNoiseOptions options)
+    /// <param name="options">Window size, stride, rescheduling mode, shuffle seed and prompt schedule; validated.</param>
+    /// <param name="promptEncoder">Encodes the prompt schedule; needed when <see cref="FreeNoiseOptions.FramePrompts"/> is set.</param>
+    /// <exception cref="ArgumentException">A prompt schedule is given without a prompt encoder.</exception>
+    public FreeNoiseSampler(IVideoSampler inner, FreeNoiseOptions options, IPromptEncoder? promptEncoder = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.FramePrompts is not null && promptEncoder is null)
+        {
+            throw new ArgumentException("FreeNoiseOptions.FramePrompts needs a prompt encoder.", nameof(promptEncoder));
+        }
+
         Inner = inner;
         Options = options;
+        _promptEncoder = promptEncoder;
     }
 
     /// <summary>The wrapped sampler.</summary>
@@ -282,41 +360,57 @@ public sealed class FreeNoiseSampler : IVideoSampler
     public FreeNoiseOptions Options { get; }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">The initial latents are not 5-D.</exception>
+    /// <exception cref="ArgumentException">The initial latents are not 5-D, or a key frame of the prompt schedule is not below the number of frames.</exception>
     public Tensor Sample(SamplingContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (Options.Noise == NoiseRescheduling.Random || (context.InitialLatents.ndim == 5 && context.InitialLatents.shape[2] <= Options.WindowSize))
+        var initial = context.InitialLatents;
+        if (initial.ndim != 5)
         {
-            return Inner.Sample(context);
+            throw new ArgumentException($"FreeNoise samples video latents (B, C, F, h, w); got [{string.Join(", ", initial.shape)}].", nameof(context));
         }
 
-        Tensor rescheduled;
-        using (inference_mode())
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        var updated = context;
+        if (Options.Noise != NoiseRescheduling.Random && initial.shape[2] > Options.WindowSize)
         {
-            if (Options.ShuffleSeed is long seed)
-            {
-                using var rng = new RandomGenerator(seed);
-                rescheduled = FreeNoise.Reschedule(context.InitialLatents, Options, Options.Noise, rng.Generator);
-            }
-            else
-            {
-                rescheduled = FreeNoise.Reschedule(context.InitialLatents, Options, Options.Noise, context.Generator);
-            }
+            Generator? generator = context.Generator;
+            using var own = Options.ShuffleSeed is long seed ? new RandomGenerator(seed) : null;
+            updated = updated with { InitialLatents = FreeNoise.Reschedule(initial, Options, Options.Noise, own?.Generator ?? generator) };
         }
 
-        Tensor? result = null;
-        try
+        if (Options.FramePrompts is { } prompts)
         {
-            result = Inner.Sample(context with { InitialLatents = rescheduled });
-            return result;
+            updated = WithPromptSchedule(updated, prompts);
         }
-        finally
+
+        var result = Inner.Sample(updated);
+        return ReferenceEquals(result, initial) ? result : result.MoveToOuterDisposeScope();
+    }
+
+    private SamplingContext WithPromptSchedule(SamplingContext context, IReadOnlyDictionary<int, string> prompts)
+    {
+        var latents = context.InitialLatents;
+        long b = latents.shape[0];
+        int frames = checked((int)latents.shape[2]);
+        var keys = prompts.Keys.Order().ToArray();
+        if (keys[^1] >= frames)
         {
-            if (!ReferenceEquals(result, rescheduled))
-            {
-                rescheduled.Dispose();
-            }
+            throw new ArgumentException($"FreeNoiseOptions.FramePrompts has key frame {keys[^1]}, but the video has {frames} frames (0 … {frames - 1}).", nameof(context));
         }
+
+        var text = context.Conditioning.TextEmbeddings;
+        var encoded = _promptEncoder!.Encode(keys.Select(k => prompts[k]).ToArray()).to(text.dtype, text.device);
+        var perFrame = FreeNoise.InterpolatePrompts(keys, encoded, frames);
+        var conditioning = context.Conditioning with { TextEmbeddings = perFrame.unsqueeze(0).expand(b, -1, -1, -1).contiguous() };
+        VideoConditioning? unconditional = null;
+        if (context.UnconditionalConditioning is { } u)
+        {
+            var negative = u.TextEmbeddings.ndim == 3 ? u.TextEmbeddings.unsqueeze(1).expand(-1, frames, -1, -1).contiguous() : u.TextEmbeddings;
+            unconditional = u with { TextEmbeddings = negative };
+        }
+
+        return context with { Conditioning = conditioning, UnconditionalConditioning = unconditional };
     }
 }

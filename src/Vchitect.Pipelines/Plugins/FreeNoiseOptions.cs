@@ -54,6 +54,16 @@ public sealed record FreeNoiseOptions
     /// </summary>
     public long? ShuffleSeed { get; init; }
 
+    /// <summary>
+    /// Multi-prompt generation: key frames and their prompts, e.g. { [0] = "a cat sitting", [40] = "a cat running" }.
+    /// Frame 0 must be a key. Between two key frames the text embeddings are interpolated linearly (both ends included);
+    /// after the last key its prompt holds (diffusers' <c>prompt</c> dictionary). The schedule replaces the text
+    /// conditioning of every batch row (the prompt given to <c>Generate</c> is not used for the conditional branch);
+    /// the negative prompt is used for every frame. Needs the prompt encoder given to <see cref="FreeNoise"/>. Null (the
+    /// default): one prompt for all frames.
+    /// </summary>
+    public IReadOnlyDictionary<int, string>? FramePrompts { get; init; }
+
     /// <summary>The window fusion these options describe, as the model takes it.</summary>
     public TemporalWindowing Windowing => new() { WindowSize = WindowSize, Stride = Stride, Weighting = Weighting, Tail = Tail };
 
@@ -77,5 +87,22 @@ public sealed record FreeNoiseOptions
         }
 
         Windowing.Validate();
+        if (FramePrompts is { } prompts)
+        {
+            if (prompts.Count == 0 || !prompts.ContainsKey(0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(FramePrompts), $"FreeNoiseOptions.FramePrompts must have a prompt for frame 0; got frames [{string.Join(", ", prompts.Keys.Order())}].");
+            }
+
+            if (prompts.Keys.Any(k => k < 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(FramePrompts), $"FreeNoiseOptions.FramePrompts has negative frames [{string.Join(", ", prompts.Keys.Where(k => k < 0))}].");
+            }
+
+            if (prompts.Values.Any(v => v is null))
+            {
+                throw new ArgumentOutOfRangeException(nameof(FramePrompts), "FreeNoiseOptions.FramePrompts has a null prompt.");
+            }
+        }
     }
 }

@@ -180,6 +180,31 @@ public sealed class FreeNoiseWindowingTests(ITestOutputHelper output)
         Assert.True(windowed.isfinite().all().item<bool>());
     }
 
+    [Fact]
+    public void Unet_takes_text_per_frame_and_the_same_text_on_every_frame_equals_the_broadcast()
+    {
+        using var scope = NewDisposeScope();
+        using var model = UNetFixtures.TinyModel();
+        using var mode = inference_mode();
+        using var gen = new TorchSharp.torch.Generator(9);
+        var sample = randn([2, 4, 5, 8, 8], generator: gen);
+        var text = randn([2, 7, 32], generator: gen);
+        var t = tensor(new long[] { 999, 10 });
+        var broadcast = model.forward(new UNet3DConditionInput(sample, t, text)).Sample;
+        var perFrame = model.forward(new UNet3DConditionInput(sample, t, text.unsqueeze(1).expand(-1, 5, -1, -1))).Sample;
+        TensorAssert.Equal(broadcast, perFrame, "the same text on every frame");
+
+        // Another text on the last frame only changes the prediction (most at that frame).
+        var other = text.unsqueeze(1).expand(-1, 5, -1, -1).clone();
+        other[TensorIndex.Colon, 4] = randn([2, 7, 32], generator: gen);
+        var changed = model.forward(new UNet3DConditionInput(sample, t, other)).Sample;
+        double last = MaxAbs(broadcast.select(2, 4), changed.select(2, 4));
+        Assert.True(last > 1e-3, $"last frame changed by {last}");
+
+        var e = Assert.Throws<ArgumentException>(() => model.forward(new UNet3DConditionInput(sample, t, text.unsqueeze(1).expand(-1, 4, -1, -1))));
+        Assert.Contains("per frame", e.Message, StringComparison.Ordinal);
+    }
+
     private static BasicTransformerBlock LoadBlock(SafetensorsFile file)
     {
         // config: dim 64, 2 heads × 32, cross 32 (BasicTransformerBlock(**config, rotary_emb=RotaryEmbedding(32)))
