@@ -38,6 +38,18 @@ public sealed class FreeNoiseSnippets
         // </snippet>
     }
 
+    internal static void MultiPrompt(LaVieVideoPipeline lavie)
+    {
+        // <snippet>
+        using var encoder = ClipPromptEncoder.FromPretrained("models/lavie");
+        lavie.Use(new FreeNoise(
+            new FreeNoiseOptions { FramePrompts = new Dictionary<int, string> { [0] = "a cat sitting on a sofa", [40] = "a cat jumping off a sofa" } },
+            encoder));
+        Video story = lavie.Generate("a cat", new LaVieOptions { Frames = 64, Seed = 7 });
+        // </snippet>
+        _ = story;
+    }
+
     internal static void ModelSwitch(LaVieVideoPipeline lavie, Tensor latents, Tensor t, VideoConditioning cond)
     {
         // <snippet>
