@@ -195,6 +195,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
     /// switches it on for one call and restores the previous value in a <c>finally</c>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The windowing is invalid (see <see cref="TemporalWindowing.Validate"/>).</exception>
+    /// <remarks>Not thread-safe: set it on the thread that runs the model, between forward calls.</remarks>
     public TemporalWindowing? TemporalWindowing
     {
         get => _temporalWindowing;
