@@ -105,6 +105,19 @@ public sealed class ParityRunnerTests
         Assert.Equal("15 passed, 0 failed", lines[^1]);
     }
 
+    [Theory]
+    [InlineData("freenoise_lavie.safetensors", new[] { "F24.full", "F24.windowed", "F24.views", "F22.full", "F22.windowed", "F22.views", "F16.full", "F16.windowed", "F16.views", "weight_sequence16", "weight_sequence5", "reschedule.noise" })]
+    [InlineData("freenoise_diffusers.safetensors", new[] { "block.pyramid", "block.flat", "block.delayed_reverse_sawtooth", "block.weights.pyramid", "block.weights.flat", "block.weights.delayed_reverse_sawtooth", "block.frame_indices", "reschedule.noise" })]
+    public void FreeNoise_fixtures_check_every_output(string file, string[] outputs)
+    {
+        var output = new StringWriter();
+        int exit = ParityRunner.Run([Fixtures.Path(file)], output);
+        string[] lines = output.ToString().TrimEnd().Split('\n');
+        Assert.True(exit == 0, output.ToString());
+        Assert.Equal(outputs.Order(StringComparer.Ordinal), lines[..^1].Select(l => l.Split(' ')[2]).Order(StringComparer.Ordinal));
+        Assert.Equal($"{outputs.Length} passed, 0 failed", lines[^1]);
+    }
+
     [Fact]
     public void Corrupted_reference_output_is_reported_as_a_failure_with_its_error()
     {

@@ -31,6 +31,7 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
     private readonly FeedForward ff;
     private readonly LayerNorm norm3;
     private readonly bool _useFirstFrame;
+    private TemporalWindowing? _temporalWindowing;
 
     /// <summary>Creates the block.</summary>
     /// <param name="dim">Token width.</param>
@@ -64,6 +65,23 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
         ff = new FeedForward(dim, 4, dtype, device);
         norm3 = nn.LayerNorm(dim, device: device, dtype: dtype);
         RegisterComponents();
+    }
+
+    /// <summary>
+    /// FreeNoise's window fusion of the temporal attention, or null (the default) for attention over all frames. When set,
+    /// the temporal step x + attn_temp(norm_temp(x)) runs on each window of frames (the rotary and relative-position
+    /// tables restart at 0 in every window) and the windows' results, residual included, are averaged per frame as
+    /// FreeNoise-LaVie does (<c>base/models/attention.py</c>, <c>local_window</c>). Usually set for the whole model with
+    /// <c>UNet3DConditionModel.TemporalWindowing</c>.
+    /// </summary>
+    public TemporalWindowing? TemporalWindowing
+    {
+        get => _temporalWindowing;
+        set
+        {
+            value?.Validate();
+            _temporalWindowing = value;
+        }
     }
 
     /// <summary>Runs the block.</summary>
@@ -106,15 +124,22 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor?, long, Ten
         // "(b f) d c -> (b d) f c"
         long bf = h.shape[0], d = h.shape[1], c = h.shape[2], b = bf / videoLength;
         h = h.reshape(b, videoLength, d, c).transpose(1, 2).reshape(b * d, videoLength, c);
+        h = _temporalWindowing is { } windowing ? windowing.Fuse(h, AttendOverFrames) : AttendOverFrames(h);
+
+        // "(b d) f c -> (b f) d c"
+        return h.reshape(b, d, videoLength, c).transpose(1, 2).reshape(bf, d, c);
+    }
+
+    // x + attn_temp(norm_temp(x)) on (B·H·W, F, C); norm_temp is per token, so normalising a window's slice equals
+    // slicing the normalised frames as the reference does.
+    private Tensor AttendOverFrames(Tensor h)
+    {
         var normed = norm_temp.forward(h);
-        h = attn_temp switch
+        return attn_temp switch
         {
             TemporalAttention positional => positional.forward(normed),
             CrossAttention plain => plain.forward(normed, null),
             _ => throw new InvalidOperationException("attn_temp has an unexpected type."),
         } + h;
-
-        // "(b d) f c -> (b f) d c"
-        return h.reshape(b, d, videoLength, c).transpose(1, 2).reshape(bf, d, c);
     }
 }

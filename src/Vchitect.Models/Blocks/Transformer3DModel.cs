@@ -55,14 +55,18 @@ public sealed class Transformer3DModel : nn.Module<Tensor, Tensor?, Tensor>
 
     /// <summary>Runs the model on (B, C, F, H, W) with text features (B, L, D); returns (B, C, F, H, W).</summary>
     /// <param name="hiddenStates">The video features.</param>
-    /// <param name="encoderHiddenStates">The text features (repeated per frame here), or null without cross-attention.</param>
+    /// <param name="encoderHiddenStates">The text features: (B, L, D), repeated for every frame here, or (B, F, L, D), one set
+    /// per frame (a per-frame prompt schedule, e.g. FreeNoise's multi-prompt); null without cross-attention.</param>
     public override Tensor forward(Tensor hiddenStates, Tensor? encoderHiddenStates)
     {
         // Transformer3DModel.forward
         using var scope = NewDisposeScope();
         long b = hiddenStates.shape[0], c = hiddenStates.shape[1], f = hiddenStates.shape[2], height = hiddenStates.shape[3], width = hiddenStates.shape[4];
         var x = hiddenStates.permute(0, 2, 1, 3, 4).reshape(b * f, c, height, width);
-        var context = encoderHiddenStates?.repeat_interleave(f, 0);
+        // frames vary fastest in the folded batch, so (B, F, L, D) folds to the same (b f) order
+        var context = encoderHiddenStates is { ndim: 4 } perFrame
+            ? perFrame.reshape(b * f, perFrame.shape[2], perFrame.shape[3])
+            : encoderHiddenStates?.repeat_interleave(f, 0);
         var residual = x;
         var h = norm.forward(x);
         long inner;

@@ -7,7 +7,7 @@ namespace Vchitect.Models.Denoising;
 /// (latents concatenated on the channel axis, a low-resolution video, class labels). The record does not own its tensors:
 /// whoever made them disposes them.
 /// </summary>
-/// <param name="TextEmbeddings">Text features (B, L, D), e.g. CLIP's last hidden state (B, 77, 768).</param>
+/// <param name="TextEmbeddings">Text features (B, L, D), e.g. CLIP's last hidden state (B, 77, 768); LaVie's UNet also takes one set per frame, (B, F, L, D) (FreeNoise's prompt schedule).</param>
 public sealed record VideoConditioning(Tensor TextEmbeddings)
 {
     /// <summary>

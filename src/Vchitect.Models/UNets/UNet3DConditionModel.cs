@@ -8,7 +8,7 @@ namespace Vchitect.Models.UNets;
 /// <summary>The inputs of <see cref="UNet3DConditionModel"/>. The model does not dispose them.</summary>
 /// <param name="Sample">Noisy latents (B, C, F, H, W).</param>
 /// <param name="Timestep">Diffusion timestep: a 0-d tensor (used for the whole batch) or one per batch element (B), int64 or float.</param>
-/// <param name="EncoderHiddenStates">Text features (B, L, cross_attention_dim).</param>
+/// <param name="EncoderHiddenStates">Text features (B, L, cross_attention_dim), or (B, F, L, cross_attention_dim) for one set per frame.</param>
 public sealed record UNet3DConditionInput(Tensor Sample, Tensor Timestep, Tensor EncoderHiddenStates);
 
 /// <summary>The output of <see cref="UNet3DConditionModel"/>; the caller owns (and disposes) the tensor.</summary>
@@ -137,7 +137,7 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
     public IDisposable AddDecoderSkipHook(DecoderSkipHook hook) => _skipHooks.Add(hook);
 
     /// <summary>Predicts from noisy latents, a timestep and text features. Runs in its own dispose scope.</summary>
-    /// <param name="input">Sample (B, C, F, H, W), timestep (0-d or (B)), text features (B, L, D).</param>
+    /// <param name="input">Sample (B, C, F, H, W), timestep (0-d or (B)), text features (B, L, D) or per frame (B, F, L, D).</param>
     /// <returns>The prediction (B, out_channels, F, H, W), owned by the caller.</returns>
     /// <exception cref="ArgumentException">An input has the wrong rank or size; the message names it.</exception>
     public override UNet3DConditionOutput forward(UNet3DConditionInput input)
@@ -155,9 +155,10 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         }
 
         var ehs = input.EncoderHiddenStates;
-        if (ehs.ndim != 3 || ehs.shape[0] != sample.shape[0] || ehs.shape[2] != Config.CrossAttentionDim)
+        bool perFrame = ehs.ndim == 4 && ehs.shape[1] == sample.shape[2];
+        if ((ehs.ndim != 3 && !perFrame) || ehs.shape[0] != sample.shape[0] || ehs.shape[^1] != Config.CrossAttentionDim)
         {
-            throw new ArgumentException($"EncoderHiddenStates must be ({sample.shape[0]}, L, {Config.CrossAttentionDim}); got [{string.Join(", ", ehs.shape)}].", nameof(input));
+            throw new ArgumentException($"EncoderHiddenStates must be ({sample.shape[0]}, L, {Config.CrossAttentionDim}) or, per frame, ({sample.shape[0]}, {sample.shape[2]}, L, {Config.CrossAttentionDim}); got [{string.Join(", ", ehs.shape)}].", nameof(input));
         }
 
         // UNet3DConditionModel.forward
@@ -208,5 +209,30 @@ public sealed class UNet3DConditionModel : nn.Module<UNet3DConditionInput, UNet3
         sample = nn.functional.silu(sample);
         sample = conv_out.forward(sample);
         return new UNet3DConditionOutput(sample.MoveToOuterDisposeScope());
+    }
+
+    // FreeNoise's extension point; kept apart from the fields above.
+    private TemporalWindowing? _temporalWindowing;
+
+    /// <summary>
+    /// FreeNoise's window fusion for every temporal attention of the model, or null (the default) for attention over all
+    /// frames. Setting it sets <see cref="BasicTransformerBlock.TemporalWindowing"/> on each transformer block. A plugin
+    /// switches it on for one call and restores the previous value in a <c>finally</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The windowing is invalid (see <see cref="TemporalWindowing.Validate"/>).</exception>
+    /// <remarks>Not thread-safe: set it on the thread that runs the model, between forward calls.</remarks>
+    public TemporalWindowing? TemporalWindowing
+    {
+        get => _temporalWindowing;
+        set
+        {
+            value?.Validate();
+            foreach (var block in modules().OfType<BasicTransformerBlock>())
+            {
+                block.TemporalWindowing = value;
+            }
+
+            _temporalWindowing = value;
+        }
     }
 }
