@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Vchitect.Core.Models;
 using Vchitect.Core.Weights;
 using Vchitect.Models.UNets;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Vchitect.Pipelines;
@@ -23,20 +24,31 @@ internal static class LaVieLoading
         ILogger? logger)
     {
         var config = configure(folder.ReadConfig("unet", UNet3DConditionJsonContext.Default.UNet3DConditionConfig, logger));
+        return LoadModel(folder, () => new UNet3DConditionModel(config, dtype, device), weightsPath, TorchCheckpointOptions.DefaultWrapperKeys, device, dtype);
+    }
+
+    /// <summary>
+    /// Builds a model with <paramref name="build"/> and loads its weights strictly from <paramref name="weightsPath"/> (a
+    /// PyTorch checkpoint unwrapped with <paramref name="unwrap"/>, or <c>.safetensors</c>) or, when null, from
+    /// <c>unet/</c>. The model is disposed when loading fails.
+    /// </summary>
+    public static TModule LoadModel<TModule>(ModelFolder folder, Func<TModule> build, string? weightsPath, IReadOnlyList<string> unwrap, Device? device, ScalarType? dtype)
+        where TModule : nn.Module
+    {
         using IWeightSource weights = weightsPath is null
             ? folder.OpenWeights("unet")
             : weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
                 ? SafetensorsFile.Open(weightsPath)
-                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = TorchCheckpointOptions.DefaultWrapperKeys });
-        var unet = new UNet3DConditionModel(config, dtype, device);
+                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = unwrap });
+        var model = build();
         try
         {
-            ModuleWeights.Load(unet, weights, new WeightLoadOptions { Strict = true, DType = dtype, Device = device });
-            return unet;
+            ModuleWeights.Load(model, weights, new WeightLoadOptions { Strict = true, DType = dtype, Device = device });
+            return model;
         }
         catch
         {
-            unet.Dispose();
+            model.Dispose();
             throw;
         }
     }

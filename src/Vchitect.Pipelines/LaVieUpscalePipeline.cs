@@ -545,41 +545,14 @@ public sealed class LaVieUpscalePipeline : IVideoPipeline, IDisposable
 
     private static UNet3DVSRModel LoadUNet(ModelFolder folder, UNet3DVSRConfig config, string? weightsPath, Device? device, ScalarType? dtype, ILogger? logger)
     {
-        weightsPath ??= FindCheckpoint(folder.Path);
+        weightsPath ??= LaVieLoading.FindCheckpoint(folder.Path, UNetCheckpointName);
         if (weightsPath is not null)
         {
             logger?.LogInformation("Loading the VSR UNet weights from {Path}.", weightsPath);
         }
 
-        using IWeightSource weights = weightsPath is null
-            ? folder.OpenWeights("unet")
-            : weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)
-                ? SafetensorsFile.Open(weightsPath)
-                : TorchCheckpoint.Open(weightsPath, new TorchCheckpointOptions { Unwrap = ["ema"] }); // vsr/sample.py: torch.load(ckpt)['ema']
-        var unet = new UNet3DVSRModel(config, dtype, device);
-        try
-        {
-            ModuleWeights.Load(unet, weights, new WeightLoadOptions { Strict = true, DType = dtype, Device = device });
-            return unet;
-        }
-        catch
-        {
-            unet.Dispose();
-            throw;
-        }
-    }
-
-    private static string? FindCheckpoint(string folder)
-    {
-        string inside = System.IO.Path.Combine(folder, UNetCheckpointName);
-        if (File.Exists(inside))
-        {
-            return inside;
-        }
-
-        string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(folder).TrimEnd(System.IO.Path.DirectorySeparatorChar));
-        string beside = parent is null ? string.Empty : System.IO.Path.Combine(parent, UNetCheckpointName);
-        return parent is not null && File.Exists(beside) ? beside : null;
+        // vsr/sample.py: torch.load(ckpt)['ema']
+        return LaVieLoading.LoadModel(folder, () => new UNet3DVSRModel(config, dtype, device), weightsPath, ["ema"], device, dtype);
     }
 
     // Renumbers one chunk's Denoise reports across all chunks; other phases pass through.
