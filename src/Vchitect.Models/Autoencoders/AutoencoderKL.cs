@@ -4,6 +4,7 @@ using TorchSharp.Modules;
 using Vchitect.Core.Models;
 using Vchitect.Core.Weights;
 using static TorchSharp.torch;
+using Vchitect.Models.Blocks;
 
 namespace Vchitect.Models.Autoencoders;
 
@@ -183,7 +184,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
         var moments = encoder.forward(images);
         if (quant_conv is not null)
         {
-            moments = quant_conv.forward(moments);
+            moments = Conv2dMath.Forward(quant_conv, moments, 1, 0);
         }
 
         return ToDistribution(moments, dim: 1);
@@ -269,7 +270,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
             var moments = encoder.forward(chunk);
             if (quant_conv is not null)
             {
-                moments = quant_conv.forward(moments);
+                moments = Conv2dMath.Forward(quant_conv, moments, 1, 0);
             }
 
             parts.Add(moments.MoveToOuterDisposeScope());
@@ -314,7 +315,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     private Tensor DecodeUnchecked(Tensor latents)
     {
         using var scope = NewDisposeScope();
-        var z = post_quant_conv is null ? latents : post_quant_conv.forward(latents);
+        var z = post_quant_conv is null ? latents : Conv2dMath.Forward(post_quant_conv, latents, 1, 0);
         return decoder.forward(z).MoveToOuterDisposeScope();
     }
 

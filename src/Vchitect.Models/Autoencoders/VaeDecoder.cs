@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Vchitect.Models.Blocks;
 
 namespace Vchitect.Models.Autoencoders;
 
@@ -51,7 +52,7 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         }
 
         h = _f.Act(conv_norm_out.forward(h));
-        h = conv_out.forward(h);
+        h = Conv2dMath.Forward(conv_out, h, 1, 1);
         return h.MoveToOuterDisposeScope();
     }
 }

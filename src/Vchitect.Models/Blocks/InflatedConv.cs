@@ -54,7 +54,7 @@ public sealed class InflatedConv : nn.Module<Tensor, Tensor>
         // InflatedConv3d.forward: "b c f h w -> (b f) c h w", conv, "(b f) c h w -> b c f h w"
         long b = x.shape[0], c = x.shape[1], f = x.shape[2], h = x.shape[3], w = x.shape[4];
         using var folded = x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w);
-        using var y = nn.functional.conv2d(folded, weight, bias, strides: [_stride, _stride], padding: [_padding, _padding]);
+        using var y = Conv2dMath.Conv2d(folded, weight, bias, _stride, _padding);
         return y.reshape(b, f, y.shape[1], y.shape[2], y.shape[3]).permute(0, 2, 1, 3, 4);
     }
 }
