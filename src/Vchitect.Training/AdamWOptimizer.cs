@@ -83,12 +83,19 @@ public sealed class AdamWOptimizer : IDisposable
     /// <summary>Sets every parameter's gradient to zero (allocated gradients are kept, so memory stays flat).</summary>
     public void ZeroGrad()
     {
-        foreach (var slot in _slots)
+        using var scope = NewDisposeScope();
+        foreach (var g in Gradients())
         {
-            using var g = slot.Parameter.grad;
             g?.zero_();
         }
     }
+
+    /// <summary>
+    /// The parameters' gradients in order (null where none has been computed yet): new handles registered with the
+    /// caller's dispose scope. Do not keep them across a backward pass (autograd replaces a gradient that has other
+    /// references instead of accumulating into it).
+    /// </summary>
+    public IReadOnlyList<Tensor?> Gradients() => _slots.Select(s => s.Parameter.grad).ToList();
 
     /// <summary>One AdamW update at <paramref name="learningRate"/>; parameters without a gradient are left as they are.</summary>
     /// <param name="learningRate">The learning rate, ≥ 0.</param>
@@ -104,10 +111,12 @@ public sealed class AdamWOptimizer : IDisposable
         double bc1 = 1 - Math.Pow(Beta1, StepCount);
         double bc2 = 1 - Math.Pow(Beta2, StepCount);
         using var scope = NewDisposeScope();
+        var grads = Gradients();
         using var noGrad = no_grad();
-        foreach (var (_, p, m, v) in _slots)
+        for (int i = 0; i < _slots.Count; i++)
         {
-            var g = p.grad;
+            var (_, p, m, v) = _slots[i];
+            var g = grads[i];
             if (g is null)
             {
                 continue;

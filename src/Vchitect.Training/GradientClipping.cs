@@ -22,8 +22,28 @@ public static class GradientClipping
         }
 
         using var scope = NewDisposeScope();
+        return ClipGradients(parameters.Select(p => p.grad).ToList(), maxNorm);
+    }
+
+    /// <summary>
+    /// Clips gradient tensors as <see cref="ClipGradNorm"/> does: scales them in place by <paramref name="maxNorm"/> /
+    /// (norm + 1e-6) when their global L2 norm exceeds <paramref name="maxNorm"/>.
+    /// </summary>
+    /// <param name="gradients">The gradients (nulls are skipped); not disposed.</param>
+    /// <param name="maxNorm">The largest allowed global norm, &gt; 0.</param>
+    /// <returns>The global norm before clipping (0 when there is no gradient).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is not positive.</exception>
+    public static double ClipGradients(IEnumerable<Tensor?> gradients, double maxNorm)
+    {
+        ArgumentNullException.ThrowIfNull(gradients);
+        if (!(maxNorm > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be greater than 0.");
+        }
+
+        var grads = gradients.Where(g => g is not null).Select(g => g!).ToList();
+        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
         if (grads.Count == 0)
         {
             return 0;

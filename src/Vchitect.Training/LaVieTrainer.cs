@@ -230,12 +230,13 @@ public sealed class LaVieTrainer : IDisposable
         _vae.eval();
         _optimizer.ZeroGrad();
 
-        // Draw order is fixed: dropout, then the video term, then the image term.
-        var captions = batch.VideoCaptions.Concat(useImages ? batch.ImageCaptions : []).ToList();
-        var kept = CaptionDropout.Apply(captions, Options.CaptionDropout, rng);
+        // Draw order is fixed (dropout for every caption of the batch, then the video term, then the image term), so
+        // the video term's draws do not depend on whether the image term runs.
+        var captions = batch.VideoCaptions.Concat(batch.ImageCaptions).ToList();
+        int b = batch.VideoCaptions.Count;
+        var kept = CaptionDropout.Apply(captions, Options.CaptionDropout, rng).Take(useImages ? captions.Count : b).ToList();
         int dropped = kept.Count(c => c.Length == 0);
         var hidden = EncodeText(kept);
-        int b = batch.VideoCaptions.Count;
 
         var videoLoss = NoiseLoss(batch.Videos, hidden.narrow(0, 0, b), rng);
         var loss = videoLoss;
@@ -249,7 +250,18 @@ public sealed class LaVieTrainer : IDisposable
         }
 
         loss.backward();
-        double norm = GradientClipping.ClipGradNorm(_optimizer.Parameters, Options.MaxGradNorm);
+        double norm;
+        using (NewDisposeScope())
+        {
+            norm = GradientClipping.ClipGradients(_optimizer.Gradients(), Options.MaxGradNorm);
+        }
+
+        if (!double.IsFinite(norm))
+        {
+            throw new InvalidOperationException(
+                $"""LaVie step {Step}: the gradient norm is {norm} (loss {loss.item<float>()}); the parameters were not updated. Resume from the last checkpoint with a lower learning rate, or see docs/training.md (known issues).""");
+        }
+
         _optimizer.Step(lr);
         _ema.Update();
         Step++;
@@ -353,7 +365,11 @@ public sealed class LaVieTrainer : IDisposable
         var ids = _tokenizer.Encode(captions).InputIdsTensor(DeviceOf(_unet));
         if (Options.TrainTextEncoder)
         {
-            return _textEncoder.forward(new CLIPTextInput(ids)).LastHiddenState;
+            // An all-ones mask (the same result as none: causal attention only, as CLIP's pipelines use it) sends CLIP's
+            // attention through SDPA's explicit-mask path: the is_causal CPU kernel's backward gave NaN gradients at random
+            // for batches > 1 (TorchSharp 0.107 / libtorch CPU).
+            var mask = ones_like(ids);
+            return _textEncoder.forward(new CLIPTextInput(ids, mask)).LastHiddenState;
         }
 
         using var noGrad = no_grad();

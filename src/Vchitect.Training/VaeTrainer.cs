@@ -180,7 +180,18 @@ public sealed class VaeTrainer : IDisposable
         }
 
         loss.backward();
-        double norm = GradientClipping.ClipGradNorm(_optimizer.Parameters, Options.MaxGradNorm);
+        double norm;
+        using (NewDisposeScope())
+        {
+            norm = GradientClipping.ClipGradients(_optimizer.Gradients(), Options.MaxGradNorm);
+        }
+
+        if (!double.IsFinite(norm))
+        {
+            throw new InvalidOperationException(
+                $"""VAE step {Step}: the gradient norm is {norm} (loss {loss.item<float>()}); the parameters were not updated. Resume from the last checkpoint with a lower learning rate, or see docs/training.md (known issues).""");
+        }
+
         _optimizer.Step(lr);
         Step++;
         return new VaeStepResult(loss.item<float>(), mse.item<float>(), l1.item<float>(), kl.item<float>(), norm);
