@@ -312,6 +312,36 @@ public sealed class TrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Default_configs_write_a_folder_under_20_MB_that_generates_64x64x16()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "vchitect-tinyworld-default-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var configs = TinyWorldModelConfigs.Default;
+            using (var vae = new Vchitect.Models.Autoencoders.AutoencoderKL(configs.Vae))
+            using (var unet = new Vchitect.Models.UNets.UNet3DConditionModel(configs.UNet))
+            using (var text = new Vchitect.Models.TextEncoders.CLIPTextModel(configs.TextEncoder))
+            {
+                TinyWorldModelWriter.Write(folder, vae, unet, text);
+            }
+
+            long bytes = Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+            output.WriteLine($"{bytes / 1e6:F2} MB");
+            Assert.True(bytes < 20_000_000, $"{bytes} bytes");
+            using var pipe = LaVieVideoPipeline.FromPretrained(folder);
+            var video = pipe.Generate("a blue square moving right", new LaVieOptions { Frames = 16, Height = 64, Width = 64, Steps = 1, Seed = 3 });
+            Assert.Equal((16, 64, 64), (video.FrameCount, video.Height, video.Width));
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public void Bad_options_name_the_option()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new LaVieTrainingOptions { CaptionDropout = 1.5 }.Validate());
