@@ -28,8 +28,19 @@ public sealed record CLIPTokenizerOutput(IReadOnlyList<long[]> InputIds, IReadOn
     {
         long length = rows.Count == 0 ? 0 : rows[0].Length;
         long[] flat = rows.SelectMany(r => r).ToArray();
+        // tensor(long[]) wraps the pinned managed array; the pin ends with `cpu`, so copy before returning. (cpu.to(CPU) would
+        // alias the array and leave the caller reading unpinned, possibly moved memory.)
         using Tensor cpu = tensor(flat, [rows.Count, length]);
-        return device is null ? cpu.clone() : cpu.to(device);
+        Tensor owned = cpu.clone();
+        if (device is null)
+        {
+            return owned;
+        }
+
+        using (owned)
+        {
+            return owned.to(device);
+        }
     }
 }
 
